@@ -1,0 +1,2 @@
+//! Pure health-data formats: parsers and writers with no database or HTTP code,
+//! so they can be fuzzed, benchmarked and reused on their own.

@@ -1,0 +1,15 @@
+//! Schema migrations, shared by `phr migrate`, start-up and the tests.
+//! Shipped migrations are never edited: add a new file instead.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_accounts::Migration)]
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: every test on SQLite, and on PostgreSQL too when
+# one is reachable (PHR_TEST_POSTGRES_URL, or a local server on 127.0.0.1:5432).
+# Extra arguments go to `cargo test` (e.g. a test name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install the Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+
+if [ -z "${PHR_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null 2>&1 \
+   && pg_isready -q -h 127.0.0.1 -p 5432; then
+  export PHR_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
+fi
+
+if [ -n "${PHR_TEST_POSTGRES_URL:-}" ]; then
+  echo "test databases: SQLite and PostgreSQL (${PHR_TEST_POSTGRES_URL%%@*}@…)"
+  # Databases left behind by an interrupted run.
+  if command -v psql >/dev/null 2>&1; then
+    for db in $(psql "$PHR_TEST_POSTGRES_URL" -Atc "select datname from pg_database where datname like 'phr_test_%'" 2>/dev/null); do
+      psql "$PHR_TEST_POSTGRES_URL" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+    done
+  fi
+else
+  echo "test databases: SQLite only (set PHR_TEST_POSTGRES_URL to add PostgreSQL)"
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+sqlite=$(grep -cE '::sqlite \.\.\. ok$|_on_sqlite \.\.\. ok$' "$log" || true)
+postgres=$(grep -cE '::postgres \.\.\. ok$|_on_postgres \.\.\. ok$' "$log" || true)
+echo "database-backed tests passed: SQLite ${sqlite}, PostgreSQL ${postgres}"
+if [ "${PHR_REQUIRE_POSTGRES:-}" = 1 ] && [ "$postgres" -eq 0 ]; then
+  echo "FATAL: PHR_REQUIRE_POSTGRES=1 but no PostgreSQL test passed" >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,299 @@
+//! `/v1/accounts`, `/v1/auth/*`, `/v1/me` and the public JWK set.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::service::{self, Email, GrantError, SYSTEM_ADMIN};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::http::Json;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Case and surrounding spaces are ignored.
+    #[schema(example = "hanako@example.jp")]
+    pub email: String,
+    /// At least 10 characters.
+    #[schema(example = "correct horse battery", min_length = 10)]
+    pub password: String,
+    #[validate(length(max = 100))]
+    #[schema(example = "鈴木 花子", min_length = 1)]
+    pub display_name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterResponse {
+    pub account_id: Uuid,
+    /// The account holder's own PHR person record.
+    pub person_id: Uuid,
+}
+
+/// Register an account
+///
+/// Creates the account and the holder's own person record.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = RegisterResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, e.g. a password under 10 characters", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/accounts")]
+pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    let display_name = body.display_name.trim();
+    let email = Email::parse(&body.email);
+    let mut errors = Vec::new();
+    if display_name.is_empty() {
+        errors.push(FieldError::new("displayName", "must not be blank"));
+    }
+    if let Err(m) = &email {
+        errors.push(FieldError::new("email", *m));
+    }
+    let email = match email {
+        Ok(email) if errors.is_empty() => email,
+        _ => return Err(ApiError::validation(errors)),
+    };
+    let account = service::register(&state, &email, body.password, display_name, None).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, "/v1/me"))
+        .json(RegisterResponse { account_id: account.id, person_id: account.person_id }))
+}
+
+/// `application/x-www-form-urlencoded` body of the token endpoint (RFC 6749 §4.3, §6).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password` or `refresh_token`.
+    pub grant_type: String,
+    /// The account's email (password grant).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The refresh token to rotate (refresh_token grant).
+    pub refresh_token: Option<String>,
+    /// Accepted and ignored: tokens carry the account's full API scope.
+    pub scope: Option<String>,
+    /// Public clients may identify themselves; not authenticated.
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Single use: each refresh returns a new one.
+    pub refresh_token: String,
+}
+
+/// RFC 6749 §5.2 error body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_grant` or `unsupported_grant_type`.
+    pub error: String,
+    pub error_description: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct OAuthFailure {
+    error: &'static str,
+    description: String,
+}
+
+impl OAuthFailure {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self { error, description: description.into() }
+    }
+}
+
+impl ResponseError for OAuthFailure {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::BAD_REQUEST
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::BadRequest()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(OAuthError { error: self.error.into(), error_description: Some(self.description.clone()) })
+    }
+}
+
+/// Parses an RFC 6749 form body: each parameter at most once (§3.2).
+fn parse_form(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<std::collections::HashMap<String, String>, OAuthFailure> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(OAuthFailure::new(
+            "invalid_request",
+            "Send the parameters as application/x-www-form-urlencoded.",
+        ));
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthFailure::new("invalid_request", "The form body could not be parsed."))?;
+    let mut map = std::collections::HashMap::new();
+    for (k, v) in pairs {
+        if map.insert(k.clone(), v).is_some() {
+            return Err(OAuthFailure::new("invalid_request", format!("The parameter `{k}` appears twice.")));
+        }
+    }
+    Ok(map)
+}
+
+/// Obtain tokens
+///
+/// OAuth 2.0 token endpoint (RFC 6749): `grant_type=password` with
+/// `username` and `password`, or `grant_type=refresh_token`. Refresh tokens
+/// rotate on every use; reusing a spent one revokes the whole session.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2 error (`invalid_grant`, `invalid_request`, `unsupported_grant_type`)", body = OAuthError),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/token")]
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, actix_web::Error> {
+    let form = parse_form(&req, &body)?;
+    let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let missing = |k: &str| OAuthFailure::new("invalid_request", format!("The parameter `{k}` is required."));
+    let result = match get("grant_type") {
+        Some("password") => {
+            let user = get("username").ok_or_else(|| missing("username"))?;
+            let pass = get("password").ok_or_else(|| missing("password"))?;
+            service::password_grant(&state, user, pass.to_owned()).await
+        }
+        Some("refresh_token") => {
+            let t = get("refresh_token").ok_or_else(|| missing("refresh_token"))?;
+            service::refresh_grant(&state, t).await
+        }
+        Some(other) => {
+            return Err(OAuthFailure::new(
+                "unsupported_grant_type",
+                format!("`{other}` is not supported; use password or refresh_token."),
+            )
+            .into());
+        }
+        None => return Err(missing("grant_type").into()),
+    };
+    match result {
+        Ok(t) => Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(TokenResponse {
+                access_token: t.access_token,
+                token_type: "Bearer".into(),
+                expires_in: t.expires_in,
+                refresh_token: t.refresh_token,
+            })),
+        Err(GrantError::InvalidGrant(why)) => Err(OAuthFailure::new("invalid_grant", why).into()),
+        Err(GrantError::Api(e)) => Err(e.into()),
+    }
+}
+
+/// Revoke a refresh token
+///
+/// RFC 7009: `token=<refresh token>` (form-encoded). Ends the token's whole
+/// sign-in session. Answers 200 whether or not the token was known.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked (or unknown)"),
+        (status = 400, description = "RFC 6749 §5.2 error (`invalid_request`)", body = OAuthError),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, actix_web::Error> {
+    let form = parse_form(&req, &body)?;
+    let presented = form
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthFailure::new("invalid_request", "The parameter `token` is required."))?;
+    service::revoke(&state.db, presented).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    pub token: String,
+    /// Optional hint; only refresh tokens are revocable.
+    pub token_type_hint: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeResponse {
+    pub account_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub person_id: Uuid,
+    /// System-wide roles, e.g. `system_admin`. Organisation roles are listed per organisation.
+    pub roles: Vec<String>,
+}
+
+/// The signed-in account
+#[utoipa::path(
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The caller's account", body = MeResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<web::Json<MeResponse>> {
+    let a = service::me(&state.db, caller.account_id).await?;
+    let roles = a.system_role.iter().filter(|r| r.as_str() == SYSTEM_ADMIN).cloned().collect();
+    Ok(web::Json(MeResponse {
+        account_id: a.id,
+        email: a.email,
+        display_name: a.display_name,
+        person_id: a.person_id,
+        roles,
+    }))
+}
+
+/// Token verification keys
+///
+/// The JWK Set (RFC 7517) of the keys that sign access tokens, so other
+/// services of the network can verify them.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, description = "JWK Set", body = Object)),
+    security(())
+)]
+#[get("/.well-known/jwks.json")]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.keys.jwks())
+}

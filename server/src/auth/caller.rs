@@ -1,0 +1,48 @@
+//! The authenticated caller, taken from `Authorization: Bearer <jwt>`.
+//! Handlers that take a `Caller` are protected; there is no other way in.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// An account proven by a valid access token.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub account_id: Uuid,
+    /// The sign-in session (refresh-token family) the token belongs to.
+    pub session_id: Uuid,
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized { invalid: false });
+    };
+    let invalid = ApiError::Unauthorized { invalid: true };
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized { invalid: true })?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized { invalid: true })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(invalid);
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
+    let claims = state.keys.verify(token.trim()).ok_or(ApiError::Unauthorized { invalid: true })?;
+    let account_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized { invalid: true })?;
+    let session_id = Uuid::parse_str(&claims.sid).map_err(|_| ApiError::Unauthorized { invalid: true })?;
+    Ok(Caller { account_id, session_id })
+}

@@ -1,0 +1,6 @@
+//! sea-orm entities: the storage shape of each table. Only `store` modules use them.
+
+pub mod account;
+pub mod device;
+pub mod person;
+pub mod refresh_token;

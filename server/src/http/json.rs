@@ -1,0 +1,172 @@
+//! `Json<T>`: a JSON body extractor that answers every failure with a problem
+//! naming the field: 415 for a wrong content type, 413 past the size limit,
+//! 400 for malformed JSON, 422 for a wrong type, missing or unknown field
+//! (with its path) or a failed `validator` rule.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::startup::AppState;
+
+pub struct Json<T>(pub T);
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit =
+            req.app_data::<web::Data<AppState>>().map(|s| s.settings.max_body_bytes).unwrap_or(1024 * 1024);
+        let content_type_ok = is_json(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "The body must be sent as `Content-Type: application/json`.",
+                ));
+            }
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::new(ErrorCode::BadRequest, format!("The body could not be read: {e}."))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value = parse::<T>(&body)?;
+            value.validate().map_err(|e| ApiError::validation(super::validation_errors(&e, "")))?;
+            Ok(Json(value))
+        })
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("The body is larger than {limit} bytes."))
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Deserialises with the failing field's path; JSON syntax errors are 400,
+/// shape errors 422.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(ErrorCode::BadRequest, "The body is empty; send a JSON object."));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let inner = err.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(
+                ErrorCode::BadRequest,
+                format!("The body is not valid JSON (line {}, column {}).", inner.line(), inner.column()),
+            );
+        }
+        let mut path = json_path(err.path());
+        let message = strip_position(&inner.to_string());
+        let named = ["unknown field `", "missing field `"]
+            .iter()
+            .find_map(|p| message.strip_prefix(p).and_then(|r| r.split('`').next()));
+        if let Some(field) = named.filter(|f| path != *f && !path.ends_with(&format!("/{f}"))) {
+            path = if path.is_empty() { field.to_owned() } else { format!("{path}/{field}") };
+        }
+        if path.is_empty() {
+            path = "/".into();
+        }
+        ApiError::validation(vec![FieldError::new(path, message)])
+    })
+}
+
+fn json_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|seg| match seg {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        display_name: String,
+        items: Vec<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        value: f64,
+    }
+
+    fn errors(body: &str) -> (ErrorCode, Vec<FieldError>) {
+        match parse::<Outer>(body.as_bytes()).unwrap_err() {
+            ApiError::Problem { code, errors, .. } => (code, errors),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_failing_field() {
+        let (code, errs) = errors(r#"{"displayName":"a","items":[{"value":1},{"value":"x"}]}"#);
+        assert_eq!(code, ErrorCode::ValidationFailed);
+        assert_eq!(errs[0].path, "items/1/value");
+        let (_, errs) = errors(r#"{"displayName":"a","items":[],"extra":1}"#);
+        assert_eq!(errs[0].path, "extra");
+        let (_, errs) = errors(r#"{"items":[]}"#);
+        assert_eq!(errs[0].path, "displayName");
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        assert_eq!(errors(r#"{"displayName": "#).0, ErrorCode::BadRequest);
+        assert_eq!(errors("  ").0, ErrorCode::BadRequest);
+    }
+}

@@ -1,0 +1,21 @@
+//! PHR server: a personal health record API and sync service.
+//!
+//! Layers: `http` handlers → `service` (rules, transactions) → `store`
+//! (sea-orm queries), grouped by capability.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod devices;
+pub mod entities;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::{AppState, Application};

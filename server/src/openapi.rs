@@ -1,0 +1,73 @@
+//! The OpenAPI document: routes and schemas are registered once, in
+//! [`routes`], and both the server and `phr openapi` derive the spec from it.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
+
+use crate::error::{FieldError, Problem};
+use crate::{accounts, devices, health};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "PHR API",
+        description = "Personal health record and sync service for a regional medical network. \
+                       Errors are RFC 9457 `application/problem+json` with a stable `code`.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Registration and the signed-in account"),
+        (name = "auth", description = "OAuth 2.0 tokens"),
+        (name = "devices", description = "The account's devices and push tokens"),
+        (name = "operations", description = "Health checks and problem types"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.bearer_format = Some("JWT".into());
+        http.description = Some("Access token from `POST /v1/auth/token`.".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(http));
+    }
+}
+
+/// Every route of the API. Registering here is what puts an endpoint both in
+/// the server and in the spec.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::problem_type)
+        .service(accounts::http::jwks)
+        .service(
+            scope::scope("/v1")
+                .service(accounts::http::register)
+                .service(accounts::http::token)
+                .service(accounts::http::revoke)
+                .service(accounts::http::me)
+                .service(devices::http::create)
+                .service(devices::http::list)
+                .service(devices::http::remove),
+        );
+}
+
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, spec) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    spec
+}
+
+/// The spec as checked in at `openapi/openapi.json`.
+pub fn spec_json() -> anyhow::Result<String> {
+    Ok(spec().to_pretty_json()? + "\n")
+}

@@ -1,0 +1,125 @@
+//! Building and running the application: `Application::build(settings)` binds
+//! (port 0 picks a free one, which the tests use) and `run_until_stopped()` serves.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, Service, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::Keyring;
+use crate::auth::password::Hasher;
+use crate::config::Settings;
+use crate::error::{ApiError, ErrorCode};
+use crate::{db, http, openapi};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub keys: Keyring,
+    pub hasher: Hasher,
+    pub settings: Settings,
+}
+
+impl AppState {
+    /// Connects, migrates if configured, and loads or creates the signing key.
+    pub async fn init(settings: Settings) -> anyhow::Result<Self> {
+        let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        if settings.migrate_on_start {
+            db::migrate_up(&db).await?;
+        }
+        let keys = match &settings.signing_key {
+            Some(spec) => Keyring::from_spec(spec, &settings.issuer).context("PHR_SIGNING_KEY")?,
+            None if settings.is_sqlite() => Keyring::load_or_generate(&settings.data_dir, &settings.issuer)?,
+            None => anyhow::bail!(
+                "PHR_SIGNING_KEY is required with PostgreSQL so that every instance signs alike; \
+                 create one with `phr keygen`"
+            ),
+        };
+        let hasher = Hasher::new(settings.argon2_memory_kib)?;
+        Ok(Self { db, keys, hasher, settings })
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = AppState::init(settings).await?;
+        Self::with_state(state)
+    }
+
+    pub fn with_state(state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&state.settings.bind)
+            .with_context(|| format!("binding {}", state.settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let shutdown = state.settings.shutdown_timeout;
+        let workers = state.settings.workers;
+        let state = web::Data::from(Arc::new(state));
+        let spec = openapi::spec();
+        let mut server = HttpServer::new(move || {
+            let (app, _) = App::new().into_utoipa_app().configure(openapi::routes).split_for_parts();
+            app.app_data(state.clone())
+                .app_data(web::PathConfig::default().error_handler(http::path_error))
+                .app_data(web::QueryConfig::default().error_handler(http::query_error))
+                .app_data(web::PayloadConfig::new(state.settings.max_body_bytes))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(not_found))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "no-referrer")),
+                )
+                .wrap_fn(|req, srv| {
+                    let id = req.extensions().get::<RequestId>().copied();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res: ServiceResponse<_> = fut.await?;
+                        if let Some(id) = id
+                            && let Ok(v) = HeaderValue::from_str(&id.to_string())
+                        {
+                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        Ok::<_, actix_web::Error>(res.map_body(|_, b| b.boxed()))
+                    }
+                })
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)?
+        .shutdown_timeout(shutdown);
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        Ok(Self { port, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server gracefully when called (tests; signals are handled by actix).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout` to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::new(ErrorCode::NotFound, "No such endpoint."))
+}

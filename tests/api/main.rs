@@ -1,0 +1,10 @@
+//! End-to-end API tests: the real application over HTTP, each test on a fresh
+//! SQLite and a fresh PostgreSQL database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
+mod auth;
+mod contract;
+mod devices;
+mod migrations;
+mod operations;
