@@ -74,7 +74,11 @@ async fn default_serve_uses_embedded_sqlite_and_keeps_its_signing_key() {
     let client = reqwest::Client::new();
     let token: serde_json::Value = client
         .post(format!("{base}/v1/auth/token"))
-        .form(&[("grant_type", "password"), ("username", "admin@example.jp"), ("password", "a long admin password")])
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin@example.jp"),
+            ("password", "a long admin password"),
+        ])
         .send()
         .await
         .unwrap()
@@ -133,6 +137,7 @@ fn postgres_without_a_signing_key_refuses_to_start() {
 fn openapi_subcommand_prints_the_checked_in_spec() {
     let out = Command::new(BIN).arg("openapi").output().unwrap();
     assert!(out.status.success());
-    let on_disk = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json")).unwrap();
+    let on_disk =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), on_disk);
 }
