@@ -1,2 +1,4 @@
 //! Pure health-data formats: parsers and writers with no database or HTTP code,
 //! so they can be fuzzed, benchmarked and reused on their own.
+
+pub mod jahis;
