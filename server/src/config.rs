@@ -35,6 +35,8 @@ pub struct Settings {
     pub argon2_memory_kib: u32,
     /// HTTP worker threads; one per core when unset.
     pub workers: Option<usize>,
+    /// Most observations accepted in one batch upload.
+    pub max_batch_items: usize,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             shutdown_timeout: 30,
             argon2_memory_kib: 19 * 1024,
             workers: None,
+            max_batch_items: 5000,
         }
     }
 }
@@ -76,6 +79,7 @@ struct FileSettings {
     shutdown_timeout: Option<u64>,
     argon2_memory_kib: Option<u32>,
     workers: Option<usize>,
+    max_batch_items: Option<usize>,
 }
 
 impl Settings {
@@ -109,7 +113,8 @@ impl Settings {
             max_body_bytes,
             log_format,
             shutdown_timeout,
-            argon2_memory_kib
+            argon2_memory_kib,
+            max_batch_items
         );
         if f.workers.is_some() {
             self.workers = f.workers;
@@ -168,6 +173,9 @@ impl Settings {
         }
         if let Some(v) = get("PHR_ARGON2_MEMORY_KIB") {
             self.argon2_memory_kib = parse("PHR_ARGON2_MEMORY_KIB", v)?;
+        }
+        if let Some(v) = get("PHR_MAX_BATCH_ITEMS") {
+            self.max_batch_items = parse("PHR_MAX_BATCH_ITEMS", v)?;
         }
         if let Some(v) = get("PHR_WORKERS") {
             self.workers = Some(parse("PHR_WORKERS", v)?);

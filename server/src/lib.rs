@@ -5,14 +5,17 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod category;
 pub mod cli;
 pub mod config;
+pub mod consent;
 pub mod db;
 pub mod devices;
 pub mod entities;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod observations;
 pub mod openapi;
 pub mod startup;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
-use crate::{accounts, devices, health};
+use crate::{accounts, devices, health, observations};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use crate::{accounts, devices, health};
         (name = "accounts", description = "Registration and the signed-in account"),
         (name = "auth", description = "OAuth 2.0 tokens"),
         (name = "devices", description = "The account's devices and push tokens"),
+        (name = "observations", description = "Patient-entered health data from health apps"),
         (name = "operations", description = "Health checks and problem types"),
     )
 )]
@@ -54,7 +55,15 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(accounts::http::me)
                 .service(devices::http::create)
                 .service(devices::http::list)
-                .service(devices::http::remove),
+                .service(devices::http::remove)
+                .service(observations::http::kinds)
+                .service(observations::http::upload)
+                // Fixed segments before `{observationId}`, which would otherwise claim them.
+                .service(observations::http::summarize)
+                .service(observations::http::latest)
+                .service(observations::http::list)
+                .service(observations::http::get_one)
+                .service(observations::http::remove),
         );
 }
 

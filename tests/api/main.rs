@@ -7,4 +7,5 @@ mod auth;
 mod contract;
 mod devices;
 mod migrations;
+mod observations;
 mod operations;

@@ -34,6 +34,7 @@ pub async fn insert_with_person(
         display_name: Set(new.display_name.to_owned()),
         birth_date: Set(None),
         sex: Set(None),
+        time_zone: Set("Asia/Tokyo".to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod device;
+pub mod observation;
 pub mod person;
 pub mod refresh_token;

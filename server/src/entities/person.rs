@@ -8,6 +8,8 @@ pub struct Model {
     pub display_name: String,
     pub birth_date: Option<Date>,
     pub sex: Option<String>,
+    /// IANA zone in which trends are bucketed.
+    pub time_zone: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
