@@ -8,6 +8,7 @@ both_databases!(
     retrying_a_batch_changes_nothing,
     same_id_with_other_content_is_a_conflict,
     the_same_sample_from_two_phones_is_stored_once,
+    two_phones_uploading_the_same_samples_at_once_store_each_once,
     invalid_items_are_rejected_alone_and_the_rest_stored,
     bad_input_is_named_precisely,
     whole_request_errors_store_nothing,
@@ -258,6 +259,44 @@ async fn the_same_sample_from_two_phones_is_stored_once(app: TestApp) {
     let mut other_device = bp(&id(), "x");
     other_device["source"]["device"] = json!("another-cuff");
     assert_eq!(upload(&app, &token, &person, vec![other_device]).await[0]["status"], "created");
+}
+
+async fn two_phones_uploading_the_same_samples_at_once_store_each_once(app: TestApp) {
+    let (token, _, person) = app.user("race@example.jp").await;
+    let samples: Vec<Value> = (0..300)
+        .map(|i| {
+            weight(
+                50.0 + i as f64 / 10.0,
+                &format!("2026-01-{:02}T07:{:02}:00+09:00", 1 + i / 60, i % 60),
+                "scale",
+            )
+        })
+        .collect();
+    // Each phone names the same samples with its own ids.
+    let phone = |samples: &[Value]| -> Vec<Value> {
+        samples
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s["id"] = json!(id());
+                s
+            })
+            .collect()
+    };
+    let a = phone(&samples);
+    // The other phone sends them in the opposite order: no deadlock, no error.
+    let mut b = phone(&samples);
+    b.reverse();
+    let (ra, mut rb) =
+        tokio::join!(upload(&app, &token, &person, a.clone()), upload(&app, &token, &person, b.clone()));
+    rb.reverse();
+    for i in 0..samples.len() {
+        let statuses = [ra[i]["status"].as_str().unwrap(), rb[i]["status"].as_str().unwrap()];
+        assert!(statuses.contains(&"created") && statuses.contains(&"unchanged"), "sample {i}: {statuses:?}");
+        assert_eq!(ra[i]["id"], rb[i]["id"], "both phones are told the one stored id");
+    }
+    let (_, list) = app.get(&format!("/v1/persons/{person}/observations?limit=500"), Some(&token)).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), samples.len());
 }
 
 async fn invalid_items_are_rejected_alone_and_the_rest_stored(app: TestApp) {

@@ -260,8 +260,12 @@ pub async fn upload_batch(
         }
     }
     if !prepared.is_empty() {
+        // One lock order for every writer: two phones inserting the same samples
+        // in different orders could otherwise deadlock on PostgreSQL.
+        let mut order: Vec<&Prepared> = prepared.iter().collect();
+        order.sort_by(|a, b| a.row.dedup_key.cmp(&b.row.dedup_key));
         let txn = begin_write(db).await?;
-        let inserted = store::insert_new(&txn, prepared.iter().map(|p| &p.row)).await?;
+        let inserted = store::insert_new(&txn, order.into_iter().map(|p| &p.row)).await?;
         let skipped: Vec<&Prepared> = prepared.iter().filter(|p| !inserted.contains(&p.row.id)).collect();
         let by_id = store::find_by_ids(&txn, skipped.iter().map(|p| p.row.id)).await?;
         let by_key = store::find_by_dedup_keys(

@@ -1,0 +1,278 @@
+//! Observation ingest and summary benchmark (issue: health-app observations).
+//!
+//! For SQLite and PostgreSQL, on a fresh database each round:
+//! - HTTP ingest: 100,000 observations in 5,000-item batches through the real
+//!   server (`POST /v1/persons/{id}/observations/batch`), observations/s;
+//! - baseline: the same rows inserted with plain multi-row INSERTs (400 rows a
+//!   statement, one transaction per 5,000) on the same database in the same run;
+//! - summary: 525,600 minute-level heart-rate samples (one year) summarised per
+//!   day over HTTP (`GET …/observations/summary?bucket=day`), milliseconds.
+//!
+//! Prints medians of `--rounds` rounds (default 3) and the ingest ratio.
+//! PostgreSQL comes from `PHR_BENCH_POSTGRES_URL` (or `PHR_TEST_POSTGRES_URL`).
+//! Run: `scripts/bench-observations.sh`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use phr::category::Category;
+use phr::entities::observation::{self, Column, Entity};
+use phr::{AppState, Application, Settings};
+use sea_orm::sea_query::Query;
+use sea_orm::{ConnectionTrait, Database, Iterable, TransactionTrait};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const TOTAL: usize = 100_000;
+const BATCH: usize = 5_000;
+const YEAR_MINUTES: usize = 525_600;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// 100,000 distinct samples: heart rate every minute from 2025-01-01 JST, with
+/// a weight and a blood pressure reading mixed in every tenth item.
+fn items(n: usize, seed: usize) -> Vec<Value> {
+    let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap().timestamp();
+    (0..n)
+        .map(|i| {
+            let at = chrono::DateTime::from_timestamp(t0 + (i as i64) * 60 + seed as i64, 0)
+                .unwrap()
+                .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+                .to_rfc3339();
+            let src = json!({"app": "HealthKit", "device": "watch", "method": "device"});
+            match i % 10 {
+                3 => json!({"id": Uuid::new_v4(), "kind": "body_weight", "value": 60.0 + (i % 100) as f64 / 10.0,
+                            "unit": "kg", "effectiveAt": at, "source": src}),
+                7 => json!({"id": Uuid::new_v4(), "kind": "blood_pressure", "effectiveAt": at, "source": src,
+                            "components": {"systolic": {"value": 110 + i % 40, "unit": "mm[Hg]"},
+                                           "diastolic": {"value": 70 + i % 20, "unit": "mm[Hg]"}}}),
+                _ => json!({"id": Uuid::new_v4(), "kind": "heart_rate", "value": 55 + i % 60, "unit": "/min",
+                            "effectiveAt": at, "source": src}),
+            }
+        })
+        .collect()
+}
+
+struct Running {
+    base: String,
+    client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    db: sea_orm::DatabaseConnection,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+async fn start(pg_admin: Option<&str>) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = match pg_admin {
+        None => (format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()), None),
+        Some(admin) => {
+            let name = format!("phr_bench_{}", Uuid::new_v4().simple());
+            let c = Database::connect(admin).await.unwrap();
+            c.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+            let base = &admin[..admin.rfind('/').unwrap()];
+            (format!("{base}/{name}"), Some((admin.to_owned(), name)))
+        }
+    };
+    let settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: url.clone(),
+        data_dir: dir.path().to_path_buf(),
+        signing_key: Some(phr::auth::keys::generate_spec()),
+        argon2_memory_kib: 1024,
+        ..Settings::default()
+    };
+    let state = AppState::init(settings).await.unwrap();
+    let db = state.db.clone();
+    let app = Application::with_state(state).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
+    Running { base, client, handle, db, _dir: dir, pg }
+}
+
+async fn stop(r: Running) {
+    r.handle.stop(true).await;
+    r.db.close().await.unwrap();
+    if let Some((admin, name)) = r.pg {
+        let c = Database::connect(&admin).await.unwrap();
+        c.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    }
+}
+
+/// Registers a user; returns (token, personId).
+async fn user(r: &Running, email: &str) -> (String, Uuid) {
+    let reg: Value = r
+        .client
+        .post(format!("{}/v1/accounts", r.base))
+        .json(&json!({"email": email, "password": "correct horse battery", "displayName": "Bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok: Value = r
+        .client
+        .post(format!("{}/v1/auth/token", r.base))
+        .form(&[("grant_type", "password"), ("username", email), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (tok["access_token"].as_str().unwrap().to_owned(), reg["personId"].as_str().unwrap().parse().unwrap())
+}
+
+async fn http_ingest(r: &Running, token: &str, person: Uuid, items: &[Value]) -> f64 {
+    let url = format!("{}/v1/persons/{person}/observations/batch", r.base);
+    let started = Instant::now();
+    for chunk in items.chunks(BATCH) {
+        let res: Value = r
+            .client
+            .post(&url)
+            .bearer_auth(token)
+            .json(&json!({"observations": chunk}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let results = res["results"].as_array().expect("results");
+        assert!(results.iter().all(|x| x["status"] == "created"), "every item created");
+    }
+    items.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same rows as the service would store, built by its own validation.
+fn rows(items: &[Value], person: Uuid) -> Vec<observation::Model> {
+    let allowed: BTreeSet<Category> = Category::ALL.into_iter().collect();
+    let now = Utc::now();
+    items.iter().map(|i| phr::observations::service::prepare(i, person, &allowed, now).unwrap()).collect()
+}
+
+/// Plain multi-row INSERTs: no conflict handling, no RETURNING, no validation.
+async fn plain_insert(db: &sea_orm::DatabaseConnection, rows: &[observation::Model]) -> f64 {
+    let started = Instant::now();
+    for batch in rows.chunks(BATCH) {
+        let txn = db.begin().await.unwrap();
+        for chunk in batch.chunks(400) {
+            let mut stmt = Query::insert();
+            stmt.into_table(Entity).columns(Column::iter());
+            for r in chunk {
+                stmt.values_panic([
+                    r.id.into(),
+                    r.person_id.into(),
+                    r.kind.clone().into(),
+                    r.category.clone().into(),
+                    r.value0.into(),
+                    r.value1.into(),
+                    r.value2.into(),
+                    r.code.clone().into(),
+                    r.text.clone().into(),
+                    r.original.clone().into(),
+                    r.start_ms.into(),
+                    r.end_ms.into(),
+                    r.utc_offset_s.into(),
+                    r.source_app.clone().into(),
+                    r.source_device.clone().into(),
+                    r.source_method.clone().into(),
+                    r.note.clone().into(),
+                    r.content_hash.clone().into(),
+                    r.dedup_key.clone().into(),
+                    r.version.into(),
+                    r.created_at.into(),
+                    r.updated_at.into(),
+                    r.deleted_at.into(),
+                ]);
+            }
+            txn.execute(&stmt).await.unwrap();
+        }
+        txn.commit().await.unwrap();
+    }
+    rows.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn summary_ms(r: &Running, token: &str, person: Uuid) -> (f64, usize) {
+    let url = format!(
+        "{}/v1/persons/{person}/observations/summary?kind=heart_rate&bucket=day&from=2025-01-01&to=2026-01-01",
+        r.base
+    );
+    let mut times = Vec::new();
+    let mut total = 0;
+    for _ in 0..7 {
+        let started = Instant::now();
+        let s: Value = r.client.get(&url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        total = s["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap() as usize).sum();
+    }
+    (median(times), total)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let rounds: usize =
+        std::env::args().skip_while(|a| a != "--rounds").nth(1).and_then(|v| v.parse().ok()).unwrap_or(3);
+    let pg = std::env::var("PHR_BENCH_POSTGRES_URL").or_else(|_| std::env::var("PHR_TEST_POSTGRES_URL")).ok();
+    println!("observations benchmark: {TOTAL} items in {BATCH}-item batches, {rounds} rounds, medians");
+    println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    let mut backends: Vec<(&str, Option<String>)> = vec![("sqlite", None)];
+    match &pg {
+        Some(url) => backends.push(("postgres", Some(url.clone()))),
+        None => println!("postgres: skipped (set PHR_BENCH_POSTGRES_URL)"),
+    }
+    println!(
+        "{:<9} {:>14} {:>14} {:>7} {:>16}",
+        "database", "http obs/s", "baseline obs/s", "ratio", "year/day summary"
+    );
+    for (name, url) in backends {
+        let (mut http, mut base) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let r = start(url.as_deref()).await;
+            let data = items(TOTAL, round);
+            let (token, person) = user(&r, "bench-http@example.jp").await;
+            let (_, other) = user(&r, "bench-base@example.jp").await;
+            let baseline_rows = rows(&data, other);
+            // Alternate the order so neither side always runs on a warmer database.
+            if round % 2 == 0 {
+                base.push(plain_insert(&r.db, &baseline_rows).await);
+                http.push(http_ingest(&r, &token, person, &data).await);
+            } else {
+                http.push(http_ingest(&r, &token, person, &data).await);
+                base.push(plain_insert(&r.db, &baseline_rows).await);
+            }
+            stop(r).await;
+        }
+        // One year of minute-level heart rate for one person, summarised per day.
+        let r = start(url.as_deref()).await;
+        let (token, person) = user(&r, "bench-year@example.jp").await;
+        let year: Vec<Value> = items(YEAR_MINUTES, 0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut v)| {
+                if v["kind"] != "heart_rate" {
+                    v = json!({"id": Uuid::new_v4(), "kind": "heart_rate", "value": 60 + i % 50, "unit": "/min",
+                               "effectiveAt": v["effectiveAt"], "source": v["source"]});
+                }
+                v
+            })
+            .collect();
+        plain_insert(&r.db, &rows(&year, person)).await;
+        if r.pg.is_some() {
+            r.db.execute_unprepared("ANALYZE observations").await.unwrap();
+        }
+        let (ms, counted) = summary_ms(&r, &token, person).await;
+        assert_eq!(counted, YEAR_MINUTES, "every sample lands in a bucket");
+        stop(r).await;
+        let (h, b) = (median(http), median(base));
+        println!("{name:<9} {h:>14.0} {b:>14.0} {:>6.0}% {:>13.1} ms", 100.0 * h / b, ms);
+    }
+}
