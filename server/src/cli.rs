@@ -40,6 +40,17 @@ enum Command {
     },
     /// Print a new token signing key for PHR_SIGNING_KEY.
     Keygen,
+    /// Access-log integrity.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Check every person's access-log hash chain; exit 1 at the first broken link.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +116,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created system administrator {} (account {})", account.email, account.id);
         }
         Command::Keygen => println!("{}", crate::auth::keys::generate_spec()),
+        Command::Audit { action: AuditAction::Verify } => {
+            let settings = load()?;
+            let conn = db::connect(&settings.database_url, 2).await?;
+            let (checked, broken) = crate::consent::audit::verify(&conn).await?;
+            match broken {
+                None => println!("ok: {checked} access-log entries verified"),
+                Some(b) => anyhow::bail!(
+                    "access log broken at person {} entry {}: {} ({checked} entries before it verified)",
+                    b.person_id,
+                    b.seq,
+                    b.reason
+                ),
+            }
+        }
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod health;
 pub mod http;
 pub mod observations;
 pub mod openapi;
+pub mod orgs;
 pub mod startup;
 pub mod telemetry;
 

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
-use crate::{accounts, devices, health, observations};
+use crate::{accounts, consent, devices, health, observations, orgs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use crate::{accounts, devices, health, observations};
         (name = "auth", description = "OAuth 2.0 tokens"),
         (name = "devices", description = "The account's devices and push tokens"),
         (name = "observations", description = "Patient-entered health data from health apps"),
+        (name = "consent", description = "Dependents, guardians, grants, invitations and the access log"),
+        (name = "organizations", description = "Organizations of the network and their members"),
         (name = "operations", description = "Health checks and problem types"),
     )
 )]
@@ -63,7 +65,25 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(observations::http::latest)
                 .service(observations::http::list)
                 .service(observations::http::get_one)
-                .service(observations::http::remove),
+                .service(observations::http::remove)
+                .service(consent::http::list_persons)
+                .service(consent::http::create_dependent)
+                .service(consent::http::get_person)
+                .service(consent::http::create_grant)
+                .service(consent::http::list_grants)
+                .service(consent::http::revoke_grant)
+                .service(consent::http::create_invitation)
+                .service(consent::http::accept_invitation)
+                .service(consent::http::add_guardian)
+                .service(consent::http::list_guardians)
+                .service(consent::http::remove_guardian)
+                .service(consent::http::access_log)
+                .service(orgs::http::create)
+                .service(orgs::http::list)
+                .service(orgs::http::get_one)
+                .service(orgs::http::add_member)
+                .service(orgs::http::list_members)
+                .service(orgs::http::remove_member),
         );
 }
 

@@ -11,6 +11,13 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Opt
     account::Entity::find().filter(account::Column::Email.eq(email)).one(db).await
 }
 
+pub async fn find_by_person(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+) -> Result<Option<account::Model>, DbErr> {
+    account::Entity::find().filter(account::Column::PersonId.eq(person_id)).one(db).await
+}
+
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<account::Model>, DbErr> {
     account::Entity::find_by_id(id).one(db).await
 }

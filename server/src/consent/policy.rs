@@ -1,19 +1,26 @@
-//! The one authorization decision: (caller, person, categories, action) →
-//! [`Access`] or an error. Callers with no relation to the person get 404, so
-//! a person's existence does not leak; a relation that lacks the category or
-//! action gets 403.
+//! The one authorization decision: (caller, person, scope, action) → [`Access`]
+//! or an error. Every data endpoint calls [`authorize`]; none compares ids.
 //!
-//! Today the relation is ownership (an account's own person). Grants, guardians
-//! and organisations extend `relation` without changing any caller.
+//! - No relation to the person (or only revoked/expired grants): 404, so a
+//!   person's existence does not leak.
+//! - A relation that lacks the category or the action: 403.
+//! - Decisions are read from the database on every request: a revoke or an
+//!   expiry takes effect on the very next request, whatever tokens exist.
+//! - Every allowed access by a grantee (anyone but the person and their
+//!   guardians) is appended to the person's access log here, so no endpoint
+//!   can forget to.
 
 use std::collections::BTreeSet;
 
-use sea_orm::{ConnectionTrait, EntityTrait};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use super::audit::{self, NewEntry};
+use super::model::{AccessLevel, OrgRole, Purpose, categories_from_csv};
 use crate::auth::Caller;
 use crate::category::Category;
-use crate::entities::account;
+use crate::entities::{account, grant, guardian, org_member};
 use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,68 +29,206 @@ pub enum Action {
     Write,
 }
 
-/// What the caller may do on one person's record, for filtering lists in the query.
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "write",
+        }
+    }
+}
+
+/// What a request touches.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// One category (a kind's category, a filtered list).
+    One(Category),
+    /// Any of these; the result is narrowed to those allowed (list endpoints).
+    AnyOf(&'static [Category]),
+    /// The record itself: grants, guardians, the access log. Person and guardians only.
+    Manage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relationship {
+    /// The caller's own record.
+    Own,
+    Guardian,
+    Grantee,
+}
+
+/// What the caller may do on one person's record, for filtering in the query.
 #[derive(Debug, Clone)]
 pub struct Access {
     pub person_id: Uuid,
     pub account_id: Uuid,
-    /// Categories the caller may use for the requested action.
+    pub relationship: Relationship,
+    /// Categories the caller may use in this request.
     pub categories: BTreeSet<Category>,
-    /// The caller is the person (their own record): nothing to log.
-    pub is_self: bool,
 }
 
 impl Access {
     /// Errors with 403 unless `category` is allowed.
     pub fn require(&self, category: Category) -> Result<(), ApiError> {
-        if self.categories.contains(&category) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("The caller has no access to the `{}` category of this record.", category.as_str()),
-            ))
+        if self.categories.contains(&category) { Ok(()) } else { Err(forbidden_category(category)) }
+    }
+
+    /// The person or a guardian: accesses are not logged and records are managed.
+    pub fn controls(&self) -> bool {
+        matches!(self.relationship, Relationship::Own | Relationship::Guardian)
+    }
+}
+
+fn forbidden_category(c: Category) -> ApiError {
+    ApiError::new(
+        ErrorCode::Forbidden,
+        format!("The caller has no access to the `{}` category of this record.", c.as_str()),
+    )
+}
+
+/// An active grant reaching the caller, directly or through an organisation role.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub grant_id: Uuid,
+    pub categories: BTreeSet<Category>,
+    pub write: bool,
+    pub purpose: Purpose,
+    pub org_id: Option<Uuid>,
+}
+
+/// A grant is in force between `starts_at` and `expires_at` unless revoked.
+pub fn in_force(g: &grant::Model, now: DateTime<Utc>) -> bool {
+    g.revoked_at.is_none() && g.starts_at.is_none_or(|s| s <= now) && g.expires_at.is_none_or(|e| e > now)
+}
+
+/// Every grant in force on `person_id` (or on anyone, when `None`) that reaches `account_id`.
+pub async fn reaching_grants(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    person_id: Option<Uuid>,
+) -> Result<Vec<(Uuid, Reach)>, ApiError> {
+    let memberships =
+        org_member::Entity::find().filter(org_member::Column::AccountId.eq(account_id)).all(db).await?;
+    let org_ids: Vec<Uuid> = memberships.iter().map(|m| m.org_id).collect();
+    let mut reach = Condition::any().add(grant::Column::GranteeAccountId.eq(account_id));
+    if !org_ids.is_empty() {
+        reach = reach.add(grant::Column::GranteeOrgId.is_in(org_ids));
+    }
+    let mut q = grant::Entity::find().filter(grant::Column::RevokedAt.is_null()).filter(reach);
+    if let Some(p) = person_id {
+        q = q.filter(grant::Column::PersonId.eq(p));
+    }
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for g in q.all(db).await? {
+        if !in_force(&g, now) {
+            continue;
         }
+        let Ok(purpose) = g.purpose.parse::<Purpose>() else { continue };
+        if let Some(org) = g.grantee_org_id {
+            let fits = memberships.iter().any(|m| {
+                m.org_id == org
+                    && m.role.parse::<OrgRole>().is_ok_and(|r| purpose.acting_roles().contains(&r))
+            });
+            if !fits {
+                continue;
+            }
+        }
+        out.push((
+            g.person_id,
+            Reach {
+                grant_id: g.id,
+                categories: categories_from_csv(&g.categories),
+                write: g.access == AccessLevel::Write.as_str(),
+                purpose,
+                org_id: g.grantee_org_id,
+            },
+        ));
     }
+    Ok(out)
 }
 
-/// Decides whether `caller` may perform `action` on `person_id`'s record.
-/// `category`, when given, must be allowed (403 otherwise); without it the
-/// result lists every allowed category (for list endpoints).
-pub async fn authorize(
+/// How the caller relates to `person_id`: `None` when not at all.
+pub async fn relationship(
     db: &impl ConnectionTrait,
     caller: &Caller,
     person_id: Uuid,
-    action: Action,
-    category: Option<Category>,
-) -> Result<Access, ApiError> {
-    let categories = relation(db, caller, person_id, action).await?;
-    let Some(categories) = categories else {
-        return Err(ApiError::not_found("person"));
-    };
-    let access = Access { person_id, account_id: caller.account_id, categories, is_self: true };
-    if let Some(c) = category {
-        access.require(c)?;
-    }
-    if access.categories.is_empty() {
-        return Err(ApiError::new(ErrorCode::Forbidden, "The caller may not do this on this record."));
-    }
-    Ok(access)
-}
-
-/// `None`: no relation at all. `Some(set)`: related, with these categories.
-async fn relation(
-    db: &impl ConnectionTrait,
-    caller: &Caller,
-    person_id: Uuid,
-    _action: Action,
-) -> Result<Option<BTreeSet<Category>>, ApiError> {
+) -> Result<Option<(Relationship, Vec<Reach>)>, ApiError> {
     let account = account::Entity::find_by_id(caller.account_id)
         .one(db)
         .await?
         .ok_or(ApiError::Unauthorized { invalid: true })?;
     if account.person_id == person_id {
-        return Ok(Some(Category::ALL.into_iter().collect()));
+        return Ok(Some((Relationship::Own, vec![])));
     }
-    Ok(None)
+    if guardian::Entity::find_by_id((person_id, caller.account_id)).one(db).await?.is_some() {
+        return Ok(Some((Relationship::Guardian, vec![])));
+    }
+    let reach: Vec<Reach> =
+        reaching_grants(db, caller.account_id, Some(person_id)).await?.into_iter().map(|(_, r)| r).collect();
+    Ok((!reach.is_empty()).then_some((Relationship::Grantee, reach)))
+}
+
+/// Decides whether `caller` may perform `action` within `scope` on
+/// `person_id`'s record, and logs the access when the caller is a grantee.
+/// `resource` names what is touched in the log (`observations`, `grants`…).
+pub async fn authorize(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    person_id: Uuid,
+    action: Action,
+    scope: Scope,
+    resource: &str,
+) -> Result<Access, ApiError> {
+    let Some((relationship, reach)) = relationship(db, caller, person_id).await? else {
+        return Err(ApiError::not_found("person"));
+    };
+    let base = |categories| Access { person_id, account_id: caller.account_id, relationship, categories };
+    if relationship != Relationship::Grantee {
+        let all: BTreeSet<Category> = match scope {
+            Scope::One(c) => [c].into(),
+            Scope::AnyOf(set) => set.iter().copied().collect(),
+            Scope::Manage => Category::ALL.into_iter().collect(),
+        };
+        return Ok(base(all));
+    }
+    if let Scope::Manage = scope {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Only the person and their guardians may do this; grantees cannot re-share.",
+        ));
+    }
+    let usable: Vec<&Reach> = reach.iter().filter(|r| action == Action::Read || r.write).collect();
+    let allowed: BTreeSet<Category> = usable.iter().flat_map(|r| r.categories.iter().copied()).collect();
+    let categories: BTreeSet<Category> = match scope {
+        Scope::One(c) if allowed.contains(&c) => [c].into(),
+        Scope::One(c) => return Err(forbidden_category(c)),
+        Scope::AnyOf(set) => set.iter().copied().filter(|c| allowed.contains(c)).collect(),
+        Scope::Manage => BTreeSet::new(),
+    };
+    if categories.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "The caller's grants do not allow {} access to this part of the record.",
+                action.as_str()
+            ),
+        ));
+    }
+    // The grant that carries the access names purpose and organisation in the log.
+    let carrier = usable.iter().find(|r| r.categories.iter().any(|c| categories.contains(c)));
+    audit::append(
+        db,
+        NewEntry {
+            person_id,
+            actor_account_id: Some(caller.account_id),
+            actor_org_id: carrier.and_then(|r| r.org_id),
+            action: action.as_str(),
+            resource,
+            categories: &categories,
+            purpose: carrier.map(|r| r.purpose.as_str()),
+        },
+    )
+    .await?;
+    Ok(base(categories))
 }

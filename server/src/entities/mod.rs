@@ -1,7 +1,13 @@
 //! sea-orm entities: the storage shape of each table. Only `store` modules use them.
 
+pub mod access_log;
 pub mod account;
 pub mod device;
+pub mod grant;
+pub mod guardian;
+pub mod invitation;
 pub mod observation;
+pub mod org_member;
+pub mod organization;
 pub mod person;
 pub mod refresh_token;

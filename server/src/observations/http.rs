@@ -14,11 +14,14 @@ use super::service::{self, ListFilter};
 use super::summary::{self, Bucket, BucketSize};
 use crate::auth::Caller;
 use crate::category::Category;
-use crate::consent::{Action, authorize};
+use crate::consent::{Action, Scope, authorize};
 use crate::entities::person;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Cursor, Json, Page, pagination};
 use crate::startup::AppState;
+
+/// The categories observations can belong to.
+pub const OBSERVATION_CATEGORIES: &[Category] = &[Category::Vitals, Category::Activity, Category::Labs];
 
 fn parse_kind(raw: Option<&str>) -> Result<Option<&'static KindSpec>, FieldError> {
     raw.map(|k| catalogue::kind(k).ok_or_else(|| FieldError::new("kind", format!("unknown kind {k:?}"))))
@@ -84,7 +87,15 @@ pub async fn upload(
     path: web::Path<Uuid>,
     body: Json<BatchRequest>,
 ) -> ApiResult<web::Json<BatchResponse>> {
-    let access = authorize(&state.db, &caller, path.into_inner(), Action::Write, None).await?;
+    let access = authorize(
+        &state.db,
+        &caller,
+        path.into_inner(),
+        Action::Write,
+        Scope::AnyOf(OBSERVATION_CATEGORIES),
+        "observations",
+    )
+    .await?;
     let max = state.settings.max_batch_items;
     if body.observations.len() > max {
         return Err(ApiError::field("observations", format!("must hold at most {max} items per request")));
@@ -161,7 +172,8 @@ pub async fn list(
         return Err(ApiError::validation(errors));
     }
     let wanted = kind.map(|k| k.category).or(category);
-    let access = authorize(&state.db, &caller, person_id, Action::Read, wanted).await?;
+    let scope = wanted.map_or(Scope::AnyOf(OBSERVATION_CATEGORIES), Scope::One);
+    let access = authorize(&state.db, &caller, person_id, Action::Read, scope, "observations").await?;
     if let (Some(k), Some(c)) = (kind, category)
         && k.category != c
     {
@@ -260,7 +272,15 @@ pub async fn summarize(
         return Err(ApiError::validation(errors));
     }
     let Some(kind) = kind else { return Err(ApiError::validation(errors)) };
-    let access = authorize(&state.db, &caller, person_id, Action::Read, Some(kind.category)).await?;
+    let access = authorize(
+        &state.db,
+        &caller,
+        person_id,
+        Action::Read,
+        Scope::One(kind.category),
+        "observations/summary",
+    )
+    .await?;
     let tz = match tz_param {
         Some(tz) => tz,
         None => person::Entity::find_by_id(person_id)
@@ -320,7 +340,15 @@ pub async fn latest(
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<LatestResponse>> {
-    let access = authorize(&state.db, &caller, path.into_inner(), Action::Read, None).await?;
+    let access = authorize(
+        &state.db,
+        &caller,
+        path.into_inner(),
+        Action::Read,
+        Scope::AnyOf(OBSERVATION_CATEGORIES),
+        "observations/latest",
+    )
+    .await?;
     Ok(web::Json(LatestResponse { items: service::latest(&state.db, &access).await? }))
 }
 
@@ -344,7 +372,16 @@ pub async fn get_one(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<web::Json<Observation>> {
     let (person_id, id) = path.into_inner();
-    let access = authorize(&state.db, &caller, person_id, Action::Read, None).await?;
+    let resource = format!("observations/{id}");
+    let access = authorize(
+        &state.db,
+        &caller,
+        person_id,
+        Action::Read,
+        Scope::AnyOf(OBSERVATION_CATEGORIES),
+        &resource,
+    )
+    .await?;
     Ok(web::Json(service::get(&state.db, &access, id).await?))
 }
 
@@ -371,7 +408,16 @@ pub async fn remove(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (person_id, id) = path.into_inner();
-    let access = authorize(&state.db, &caller, person_id, Action::Write, None).await?;
+    let resource = format!("observations/{id}");
+    let access = authorize(
+        &state.db,
+        &caller,
+        person_id,
+        Action::Write,
+        Scope::AnyOf(OBSERVATION_CATEGORIES),
+        &resource,
+    )
+    .await?;
     service::delete(&state.db, &access, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,394 @@
+//! Consent rules: who may grant what to whom, invitation codes, dependents and
+//! guardians, and what each caller can reach.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::Rng;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::model::{AccessLevel, GrantStatus, OrgKind, Purpose, categories_from_csv, categories_to_csv};
+use super::policy::{Access, reaching_grants};
+use super::store;
+use crate::auth::Caller;
+use crate::category::Category;
+use crate::db::begin_write;
+use crate::entities::{account, grant, invitation, organization, person};
+use crate::error::{ApiError, ErrorCode, FieldError};
+
+pub const INVITATION_DAYS: i64 = 7;
+/// Crockford's base32: no I, L, O or U, so codes survive being read aloud.
+const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+pub enum Grantee {
+    Account(Uuid),
+    Org(Uuid),
+}
+
+pub struct GrantInput {
+    pub grantee: Grantee,
+    pub categories: BTreeSet<Category>,
+    pub access: AccessLevel,
+    pub purpose: Purpose,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub fn status(g: &grant::Model, now: DateTime<Utc>) -> GrantStatus {
+    if g.revoked_at.is_some() {
+        GrantStatus::Revoked
+    } else if g.expires_at.is_some_and(|e| e <= now) {
+        GrantStatus::Expired
+    } else if g.starts_at.is_some_and(|s| s > now) {
+        GrantStatus::Pending
+    } else {
+        GrantStatus::Active
+    }
+}
+
+fn check_window(
+    starts_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(e) = expires_at {
+        if e <= now {
+            errors.push(FieldError::new("expiresAt", "must be in the future"));
+        }
+        if starts_at.is_some_and(|s| s >= e) {
+            errors.push(FieldError::new("expiresAt", "must be after startsAt"));
+        }
+    }
+    errors
+}
+
+/// A grant from the person (or a guardian) to an account or organisation.
+pub async fn create_grant(
+    db: &DatabaseConnection,
+    access: &Access,
+    input: GrantInput,
+) -> Result<grant::Model, ApiError> {
+    let now = Utc::now();
+    let mut errors = check_window(input.starts_at, input.expires_at, now);
+    let (account_id, org_id) = match input.grantee {
+        Grantee::Account(id) => {
+            let target = account::Entity::find_by_id(id).one(db).await?;
+            match target {
+                None => errors.push(FieldError::new("grantee/accountId", "no such account")),
+                Some(a) if a.person_id == access.person_id => {
+                    errors.push(FieldError::new("grantee/accountId", "is the person's own account"))
+                }
+                Some(_) => {}
+            }
+            (Some(id), None)
+        }
+        Grantee::Org(id) => {
+            if organization::Entity::find_by_id(id).one(db).await?.is_none() {
+                errors.push(FieldError::new("grantee/orgId", "no such organization"));
+            }
+            if input.purpose.acting_roles().is_empty() {
+                errors.push(FieldError::new(
+                    "purpose",
+                    "an organization cannot hold a grant for family purposes",
+                ));
+            }
+            (None, Some(id))
+        }
+    };
+    if input.categories.is_empty() {
+        errors.push(FieldError::new("categories", "must name at least one category"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let row = grant::Model {
+        id: Uuid::now_v7(),
+        person_id: access.person_id,
+        grantee_account_id: account_id,
+        grantee_org_id: org_id,
+        categories: categories_to_csv(&input.categories),
+        access: input.access.as_str().to_owned(),
+        purpose: input.purpose.as_str().to_owned(),
+        starts_at: input.starts_at,
+        expires_at: input.expires_at,
+        revoked_at: None,
+        created_by: access.account_id,
+        created_at: now,
+        updated_at: now,
+    };
+    let txn = begin_write(db).await?;
+    let g = store::insert_grant(&txn, row).await?;
+    txn.commit().await?;
+    tracing::info!(person.id = %g.person_id, grant.id = %g.id, "grant created");
+    Ok(g)
+}
+
+pub async fn revoke_grant(db: &DatabaseConnection, access: &Access, grant_id: Uuid) -> Result<(), ApiError> {
+    let txn = begin_write(db).await?;
+    store::find_grant(&txn, access.person_id, grant_id).await?.ok_or_else(|| ApiError::not_found("grant"))?;
+    store::revoke_grant(&txn, grant_id, Utc::now()).await?;
+    txn.commit().await?;
+    tracing::info!(person.id = %access.person_id, grant.id = %grant_id, "grant revoked");
+    Ok(())
+}
+
+fn new_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let raw: String = (0..10).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect();
+    format!("{}-{}", &raw[..5], &raw[5..])
+}
+
+/// Upper-case, separators dropped, and the letters people confuse with digits mapped.
+pub fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect()
+}
+
+fn code_hash(code: &str) -> String {
+    Sha256::digest(normalize_code(code).as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub struct NewInvitation {
+    pub id: Uuid,
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create_invitation(
+    db: &DatabaseConnection,
+    access: &Access,
+    categories: BTreeSet<Category>,
+    level: AccessLevel,
+    purpose: Purpose,
+    grant_expires_at: Option<DateTime<Utc>>,
+) -> Result<NewInvitation, ApiError> {
+    let now = Utc::now();
+    let mut errors = check_window(None, grant_expires_at, now);
+    if categories.is_empty() {
+        errors.push(FieldError::new("categories", "must name at least one category"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let code = new_code();
+    let expires_at = now + Duration::days(INVITATION_DAYS);
+    let id = Uuid::now_v7();
+    let txn = begin_write(db).await?;
+    store::insert_invitation(
+        &txn,
+        invitation::Model {
+            id,
+            person_id: access.person_id,
+            code_hash: code_hash(&code),
+            categories: categories_to_csv(&categories),
+            access: level.as_str().to_owned(),
+            purpose: purpose.as_str().to_owned(),
+            grant_expires_at,
+            expires_at,
+            created_by: access.account_id,
+            created_at: now,
+            accepted_at: None,
+            accepted_by: None,
+            grant_id: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(NewInvitation { id, code, expires_at })
+}
+
+/// Redeems an invitation code: the caller becomes the grantee. Single use.
+pub async fn accept_invitation(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    code: &str,
+) -> Result<grant::Model, ApiError> {
+    let invalid = || ApiError::field("code", "is not a valid invitation code, or it was used or has expired");
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    let inv = store::find_invitation(&txn, &code_hash(code)).await?.ok_or_else(invalid)?;
+    if inv.accepted_at.is_some() || inv.expires_at <= now {
+        return Err(invalid());
+    }
+    let me = account::Entity::find_by_id(caller.account_id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::Unauthorized { invalid: true })?;
+    if me.person_id == inv.person_id {
+        return Err(ApiError::field("code", "is an invitation to your own record"));
+    }
+    let g = store::insert_grant(
+        &txn,
+        grant::Model {
+            id: Uuid::now_v7(),
+            person_id: inv.person_id,
+            grantee_account_id: Some(caller.account_id),
+            grantee_org_id: None,
+            categories: inv.categories.clone(),
+            access: inv.access.clone(),
+            purpose: inv.purpose.clone(),
+            starts_at: None,
+            expires_at: inv.grant_expires_at,
+            revoked_at: None,
+            created_by: inv.created_by,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    if !store::mark_accepted(&txn, inv.id, caller.account_id, g.id, now).await? {
+        return Err(invalid());
+    }
+    txn.commit().await?;
+    tracing::info!(person.id = %g.person_id, grant.id = %g.id, "invitation accepted");
+    Ok(g)
+}
+
+pub struct Dependent {
+    pub display_name: String,
+    pub birth_date: NaiveDate,
+    pub sex: Option<String>,
+}
+
+/// A person without an account of their own, whose guardian is the caller.
+pub async fn create_dependent(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    d: Dependent,
+) -> Result<person::Model, ApiError> {
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    let p = store::insert_person(
+        &txn,
+        person::Model {
+            id: Uuid::now_v7(),
+            display_name: d.display_name,
+            birth_date: Some(d.birth_date),
+            sex: d.sex,
+            time_zone: "Asia/Tokyo".into(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    store::add_guardian(&txn, p.id, caller.account_id, caller.account_id, now).await?;
+    txn.commit().await?;
+    Ok(p)
+}
+
+pub async fn add_guardian(
+    db: &DatabaseConnection,
+    access: &Access,
+    account_id: Uuid,
+) -> Result<(), ApiError> {
+    let target = account::Entity::find_by_id(account_id).one(db).await?;
+    match target {
+        None => return Err(ApiError::field("accountId", "no such account")),
+        Some(a) if a.person_id == access.person_id => {
+            return Err(ApiError::field("accountId", "is the person's own account"));
+        }
+        Some(_) => {}
+    }
+    let txn = begin_write(db).await?;
+    match store::add_guardian(&txn, access.person_id, account_id, access.account_id, Utc::now()).await {
+        Ok(()) => {}
+        Err(e) if crate::accounts::service::is_unique_violation(&e) => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "This account is already a guardian of the person.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Removes a guardian; a dependent without an account keeps at least one.
+pub async fn remove_guardian(
+    db: &DatabaseConnection,
+    access: &Access,
+    account_id: Uuid,
+) -> Result<(), ApiError> {
+    let txn = begin_write(db).await?;
+    let guardians = store::guardians_of(&txn, access.person_id).await?;
+    if !guardians.iter().any(|g| g.account_id == account_id) {
+        return Err(ApiError::not_found("guardian"));
+    }
+    let has_own_account = crate::accounts::store::find_by_person(&txn, access.person_id).await?.is_some();
+    if guardians.len() == 1 && !has_own_account {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "A dependent without an account of their own needs at least one guardian.",
+        ));
+    }
+    store::remove_guardian(&txn, access.person_id, account_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// One person the caller can reach and what they may do there.
+pub struct Reachable {
+    pub person: person::Model,
+    pub relationship: &'static str,
+    pub read: BTreeSet<Category>,
+    pub write: BTreeSet<Category>,
+    pub purposes: BTreeSet<Purpose>,
+}
+
+pub async fn reachable(db: &impl ConnectionTrait, caller: &Caller) -> Result<Vec<Reachable>, ApiError> {
+    let me = account::Entity::find_by_id(caller.account_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::Unauthorized { invalid: true })?;
+    let all: BTreeSet<Category> = Category::ALL.into_iter().collect();
+    let mut out: BTreeMap<Uuid, Reachable> = BTreeMap::new();
+    let mut add = |p: person::Model,
+                   rel: &'static str,
+                   read: BTreeSet<Category>,
+                   write: BTreeSet<Category>,
+                   purpose: Option<Purpose>| {
+        let entry = out.entry(p.id).or_insert_with(|| Reachable {
+            person: p,
+            relationship: rel,
+            read: BTreeSet::new(),
+            write: BTreeSet::new(),
+            purposes: BTreeSet::new(),
+        });
+        entry.read.extend(read);
+        entry.write.extend(write);
+        entry.purposes.extend(purpose);
+    };
+    if let Some(p) = person::Entity::find_by_id(me.person_id).one(db).await? {
+        add(p, "self", all.clone(), all.clone(), None);
+    }
+    for g in store::wards_of(db, caller.account_id).await? {
+        if let Some(p) = person::Entity::find_by_id(g.person_id).one(db).await? {
+            add(p, "guardian", all.clone(), all.clone(), None);
+        }
+    }
+    for (person_id, r) in reaching_grants(db, caller.account_id, None).await? {
+        if let Some(p) = person::Entity::find_by_id(person_id).one(db).await? {
+            let write = if r.write { r.categories.clone() } else { BTreeSet::new() };
+            add(p, "grantee", r.categories.clone(), write, Some(r.purpose));
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+pub fn categories_of(g: &grant::Model) -> Vec<Category> {
+    categories_from_csv(&g.categories).into_iter().collect()
+}
+
+pub fn org_kind_ok(kind: &str) -> bool {
+    kind.parse::<OrgKind>().is_ok()
+}
