@@ -4,8 +4,10 @@
 
 mod accounts;
 mod auth;
+mod consent;
 mod contract;
 mod devices;
+mod matrix;
 mod migrations;
 mod observations;
 mod operations;

@@ -178,6 +178,16 @@ impl TestApp {
         body
     }
 
+    /// Gives an account the system administrator role, as `phr admin` would.
+    pub async fn make_admin(&self, account_id: &str) {
+        let db = Database::connect(&self.database_url).await.unwrap();
+        let id = uuid::Uuid::parse_str(account_id).unwrap();
+        phr::accounts::store::set_system_role(&db, id, Some("system_admin"), chrono::Utc::now())
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    }
+
     /// A registered, signed-in user: `(accessToken, accountId, personId)`.
     pub async fn user(&self, email: &str) -> (String, String, String) {
         let (account, person) = self.register(email, "correct horse battery", "Test User").await;

@@ -1,0 +1,432 @@
+use phr_tests::{StatusCode, TestApp, assert_problem, both_databases};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+both_databases!(
+    a_family_read_grant_shows_vitals_but_not_notes_and_cannot_write,
+    revocation_takes_effect_on_the_next_request,
+    an_expired_grant_no_longer_reaches_the_record,
+    invitation_is_accepted_once_into_a_grant,
+    nurses_of_the_granted_municipality_read_and_others_do_not,
+    access_log_shows_family_and_nurse_reads_with_purpose,
+    audit_verify_detects_a_modified_entry,
+    guardians_manage_a_dependents_record,
+    grantees_cannot_re_share,
+    persons_lists_every_reachable_record_with_its_access,
+);
+
+pub fn bp(at: &str) -> Value {
+    json!({"id": Uuid::new_v4(), "kind": "blood_pressure", "effectiveAt": at,
+           "components": {"systolic": {"value": 150, "unit": "mm[Hg]"}, "diastolic": {"value": 95, "unit": "mm[Hg]"}},
+           "source": {"app": "OMRON connect", "device": "cuff", "method": "device"}})
+}
+
+pub async fn grant(
+    app: &TestApp,
+    owner: &str,
+    person: &str,
+    grantee: Value,
+    categories: &[&str],
+    access: &str,
+    purpose: &str,
+) -> Value {
+    let (status, g) = app
+        .post_json(
+            &format!("/v1/persons/{person}/grants"),
+            Some(owner),
+            &json!({"grantee": grantee, "categories": categories, "access": access, "purpose": purpose}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    g
+}
+
+/// A system administrator, an organization of `kind`, and a member with `role`: (org id, member token).
+pub async fn org_with_member(
+    app: &TestApp,
+    admin: &str,
+    kind: &str,
+    name: &str,
+    email: &str,
+    role: &str,
+) -> (String, String, String) {
+    let (status, org) = app.post_json("/v1/orgs", Some(admin), &json!({"kind": kind, "name": name})).await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    let org_id = org["orgId"].as_str().unwrap().to_owned();
+    let (token, account, _) = app.user(email).await;
+    let (status, body) = app
+        .post_json(
+            &format!("/v1/orgs/{org_id}/members"),
+            Some(admin),
+            &json!({"accountId": account, "role": role}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (org_id, token, account)
+}
+
+pub async fn admin(app: &TestApp) -> String {
+    let (token, account, _) = app.user(&format!("admin-{}@example.jp", Uuid::new_v4().simple())).await;
+    app.make_admin(&account).await;
+    token
+}
+
+async fn a_family_read_grant_shows_vitals_but_not_notes_and_cannot_write(app: TestApp) {
+    let (father, _, person) = app.user("father@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    let reading = bp("2026-01-06T07:00:00+09:00");
+    app.post_json(
+        &format!("/v1/persons/{person}/observations/batch"),
+        Some(&father),
+        &json!({"observations": [reading]}),
+    )
+    .await;
+    let g = grant(
+        &app,
+        &father,
+        &person,
+        json!({"accountId": daughter_account}),
+        &["vitals", "medications"],
+        "read",
+        "family",
+    )
+    .await;
+    assert_eq!(g["status"], "active");
+    assert_eq!(g["categories"], json!(["vitals", "medications"]));
+    let (status, list) = app.get(&format!("/v1/persons/{person}/observations"), Some(&daughter)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"][0]["id"], reading["id"]);
+    let (status, _) = app
+        .get(&format!("/v1/persons/{person}/observations/summary?kind=blood_pressure"), Some(&daughter))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) =
+        app.get(&format!("/v1/persons/{person}/observations?category=activity"), Some(&daughter)).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = app
+        .post_json(
+            &format!("/v1/persons/{person}/observations/batch"),
+            Some(&daughter),
+            &json!({"observations": [bp("2026-01-07T07:00:00+09:00")]}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn revocation_takes_effect_on_the_next_request(app: TestApp) {
+    let (father, _, person) = app.user("father@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    let g =
+        grant(&app, &father, &person, json!({"accountId": daughter_account}), &["vitals"], "read", "family")
+            .await;
+    let path = format!("/v1/persons/{person}/observations/latest");
+    assert_eq!(app.get(&path, Some(&daughter)).await.0, StatusCode::OK);
+    let (status, _) = app
+        .delete(&format!("/v1/persons/{person}/grants/{}", g["grantId"].as_str().unwrap()), Some(&father))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The same access token, the very next request.
+    let (status, body) = app.get(&path, Some(&daughter)).await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (_, grants) = app.get(&format!("/v1/persons/{person}/grants"), Some(&father)).await;
+    assert_eq!(grants["items"][0]["status"], "revoked");
+    assert!(grants["items"][0]["revokedAt"].is_string());
+}
+
+async fn an_expired_grant_no_longer_reaches_the_record(app: TestApp) {
+    let (father, _, person) = app.user("father@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let (status, g) = app
+        .post_json(
+            &format!("/v1/persons/{person}/grants"),
+            Some(&father),
+            &json!({"grantee": {"accountId": daughter_account}, "categories": ["vitals"], "access": "read",
+                    "purpose": "family", "expiresAt": soon}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    let path = format!("/v1/persons/{person}/observations");
+    assert_eq!(app.get(&path, Some(&daughter)).await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    assert_eq!(app.get(&path, Some(&daughter)).await.0, StatusCode::NOT_FOUND);
+    let (_, grants) = app.get(&format!("/v1/persons/{person}/grants"), Some(&father)).await;
+    assert_eq!(grants["items"][0]["status"], "expired");
+    let (status, body) = app
+        .post_json(
+            &format!("/v1/persons/{person}/grants"),
+            Some(&father),
+            &json!({"grantee": {"accountId": daughter_account}, "categories": ["vitals"], "access": "read",
+                    "purpose": "family", "expiresAt": "2020-01-01T00:00:00+09:00"}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["errors"][0]["path"], "expiresAt");
+}
+
+async fn invitation_is_accepted_once_into_a_grant(app: TestApp) {
+    let (father, _, person) = app.user("father@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    let (son, _, _) = app.user("son@example.jp").await;
+    let (status, inv) = app
+        .post_json(
+            &format!("/v1/persons/{person}/invitations"),
+            Some(&father),
+            &json!({"categories": ["vitals", "medications"], "access": "read", "purpose": "family"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inv}");
+    let code = inv["code"].as_str().unwrap();
+    assert_eq!(code.len(), 11, "XXXXX-XXXXX");
+    // Typed on a phone: lower case, no dash.
+    let typed = code.replace('-', "").to_lowercase();
+    let (status, g) = app.post_json("/v1/invitations/accept", Some(&daughter), &json!({"code": typed})).await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    assert_eq!(g["grantee"]["accountId"], daughter_account.as_str());
+    assert_eq!(g["personId"], person.as_str());
+    assert_eq!(
+        app.get(&format!("/v1/persons/{person}/observations"), Some(&daughter)).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = app.post_json("/v1/invitations/accept", Some(&son), &json!({"code": code})).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["errors"][0]["path"], "code");
+    let (_, inv2) = app
+        .post_json(
+            &format!("/v1/persons/{person}/invitations"),
+            Some(&father),
+            &json!({"categories": ["vitals"], "access": "read", "purpose": "family"}),
+        )
+        .await;
+    let (status, _) =
+        app.post_json("/v1/invitations/accept", Some(&father), &json!({"code": inv2["code"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not to one's own record");
+}
+
+async fn nurses_of_the_granted_municipality_read_and_others_do_not(app: TestApp) {
+    let admin = admin(&app).await;
+    let (resident, _, person) = app.user("resident@example.jp").await;
+    let (tone, nurse, _) =
+        org_with_member(&app, &admin, "municipality", "利根町", "nurse@tone.example.jp", "nurse").await;
+    let (_, other_nurse, _) =
+        org_with_member(&app, &admin, "municipality", "他市", "nurse@other.example.jp", "nurse").await;
+    let (_, clerk, clerk_account) =
+        org_with_member(&app, &admin, "municipality", "利根町事務", "clerk@tone.example.jp", "admin").await;
+    let _ = clerk_account;
+    grant(&app, &resident, &person, json!({"orgId": tone}), &["vitals"], "read", "public_health").await;
+    let path = format!("/v1/persons/{person}/observations");
+    assert_eq!(app.get(&path, Some(&nurse)).await.0, StatusCode::OK);
+    assert_eq!(app.get(&path, Some(&other_nurse)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&path, Some(&clerk)).await.0, StatusCode::NOT_FOUND, "a member of another org");
+    let (status, body) = app.post_json(&format!("/v1/persons/{person}/grants"), Some(&resident),
+        &json!({"grantee": {"orgId": tone}, "categories": ["vitals"], "access": "read", "purpose": "family"})).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["errors"][0]["path"], "purpose");
+}
+
+async fn access_log_shows_family_and_nurse_reads_with_purpose(app: TestApp) {
+    let admin = admin(&app).await;
+    let (resident, _, person) = app.user("resident@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    let (tone, nurse, nurse_account) =
+        org_with_member(&app, &admin, "municipality", "利根町", "nurse@tone.example.jp", "nurse").await;
+    grant(&app, &resident, &person, json!({"accountId": daughter_account}), &["vitals"], "read", "family")
+        .await;
+    grant(&app, &resident, &person, json!({"orgId": tone}), &["vitals"], "read", "public_health").await;
+    // The person's own reads are not logged.
+    app.get(&format!("/v1/persons/{person}/observations"), Some(&resident)).await;
+    app.get(&format!("/v1/persons/{person}/observations"), Some(&daughter)).await;
+    app.get(&format!("/v1/persons/{person}/observations/summary?kind=blood_pressure"), Some(&nurse)).await;
+    let (status, log) = app.get(&format!("/v1/persons/{person}/access-log"), Some(&resident)).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let items = log["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{log}");
+    let nurse_entry = &items[0];
+    assert_eq!(nurse_entry["actor"]["accountId"], nurse_account.as_str());
+    assert_eq!(nurse_entry["actor"]["orgId"], tone.as_str());
+    assert_eq!(nurse_entry["actor"]["orgName"], "利根町");
+    assert_eq!(nurse_entry["purpose"], "public_health");
+    assert_eq!(nurse_entry["action"], "read");
+    assert_eq!(nurse_entry["resource"], "observations/summary");
+    assert_eq!(nurse_entry["categories"], json!(["vitals"]));
+    let family_entry = &items[1];
+    assert_eq!(family_entry["actor"]["accountId"], daughter_account.as_str());
+    assert_eq!(family_entry["actor"]["displayName"], "Test User");
+    assert_eq!(family_entry["purpose"], "family");
+    assert_eq!(family_entry["resource"], "observations");
+    // The grantee cannot read the log.
+    let (status, body) = app.get(&format!("/v1/persons/{person}/access-log"), Some(&daughter)).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn audit_verify_detects_a_modified_entry(app: TestApp) {
+    let (resident, _, person) = app.user("resident@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    grant(&app, &resident, &person, json!({"accountId": daughter_account}), &["vitals"], "read", "family")
+        .await;
+    for _ in 0..3 {
+        app.get(&format!("/v1/persons/{person}/observations"), Some(&daughter)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("phr.toml");
+    std::fs::write(&config, format!("database_url = {:?}\n", app.database_url)).unwrap();
+    let verify = || {
+        let cli = <phr::cli::Cli as clap::Parser>::try_parse_from([
+            "phr",
+            "--config",
+            config.to_str().unwrap(),
+            "audit",
+            "verify",
+        ])
+        .unwrap();
+        phr::cli::run(cli)
+    };
+    verify().await.expect("an untouched log verifies");
+    // Someone with database access hides that the daughter read the record.
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let entries =
+        phr::consent::audit::list(&db, person.parse().unwrap(), None, None, None, 10).await.unwrap();
+    assert_eq!(entries.len(), 3);
+    let second = entries.iter().find(|e| e.seq == 2).unwrap();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    phr::entities::access_log::Entity::update_many()
+        .col_expr(phr::entities::access_log::Column::Resource, Expr::value("grants"))
+        .filter(phr::entities::access_log::Column::Id.eq(second.id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let err = verify().await.expect_err("the modified entry is detected");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("person {person} entry 2")), "{msg}");
+    assert!(msg.contains("modified"), "{msg}");
+    let (checked, broken) = phr::consent::audit::verify(&db).await.unwrap();
+    assert_eq!((checked, broken.map(|b| b.seq)), (1, Some(2)));
+    // Deleting an entry instead breaks the chain after it.
+    phr::entities::access_log::Entity::delete_many()
+        .filter(phr::entities::access_log::Column::Id.eq(second.id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let (_, broken) = phr::consent::audit::verify(&db).await.unwrap();
+    let b = broken.unwrap();
+    assert_eq!(b.seq, 3);
+    assert!(b.reason.contains("missing"), "{}", b.reason);
+}
+
+async fn guardians_manage_a_dependents_record(app: TestApp) {
+    let (mother, _, _) = app.user("mother@example.jp").await;
+    let (father, father_account, _) = app.user("father@example.jp").await;
+    let (stranger, _, _) = app.user("stranger@example.jp").await;
+    let (status, child) = app
+        .post_json(
+            "/v1/persons",
+            Some(&mother),
+            &json!({"displayName": "鈴木 はな", "birthDate": "2019-04-01", "sex": "female"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{child}");
+    let child_id = child["personId"].as_str().unwrap().to_owned();
+    assert_eq!(child["relationship"], "guardian");
+    let temp = json!({"id": Uuid::new_v4(), "kind": "body_temperature", "value": 38.2, "unit": "Cel",
+                      "effectiveAt": "2026-01-06T20:00:00+09:00", "source": {"method": "manual"}});
+    let (status, r) = app
+        .post_json(
+            &format!("/v1/persons/{child_id}/observations/batch"),
+            Some(&mother),
+            &json!({"observations": [temp]}),
+        )
+        .await;
+    assert_eq!((status, r["results"][0]["status"].as_str()), (StatusCode::OK, Some("created")));
+    assert_eq!(
+        app.get(&format!("/v1/persons/{child_id}/observations"), Some(&father)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/persons/{child_id}/guardians"),
+            Some(&mother),
+            &json!({"accountId": father_account}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, list) = app.get(&format!("/v1/persons/{child_id}/observations"), Some(&father)).await;
+    assert_eq!((status, list["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    assert_eq!(
+        app.get(&format!("/v1/persons/{child_id}/observations"), Some(&stranger)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, guardians) = app.get(&format!("/v1/persons/{child_id}/guardians"), Some(&father)).await;
+    assert_eq!(guardians["items"].as_array().unwrap().len(), 2);
+    // Guardians' reads are not someone else's access: nothing logged.
+    let (_, log) = app.get(&format!("/v1/persons/{child_id}/access-log"), Some(&mother)).await;
+    assert_eq!(log["items"], json!([]));
+    let (status, body) = app
+        .post_json("/v1/persons", Some(&mother), &json!({"displayName": "未来", "birthDate": "2999-01-01"}))
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["errors"][0]["path"], "birthDate");
+}
+
+async fn grantees_cannot_re_share(app: TestApp) {
+    let (father, _, person) = app.user("father@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    let (_, cousin_account, _) = app.user("cousin@example.jp").await;
+    grant(&app, &father, &person, json!({"accountId": daughter_account}), &["vitals"], "write", "family")
+        .await;
+    let (status, body) = app
+        .post_json(&format!("/v1/persons/{person}/grants"), Some(&daughter),
+                   &json!({"grantee": {"accountId": cousin_account}, "categories": ["vitals"], "access": "read", "purpose": "family"}))
+        .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/persons/{person}/invitations"),
+            Some(&daughter),
+            &json!({"categories": ["vitals"], "access": "read", "purpose": "family"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A write grant does allow adding readings.
+    let (status, r) = app
+        .post_json(
+            &format!("/v1/persons/{person}/observations/batch"),
+            Some(&daughter),
+            &json!({"observations": [bp("2026-01-06T07:00:00+09:00")]}),
+        )
+        .await;
+    assert_eq!((status, r["results"][0]["status"].as_str()), (StatusCode::OK, Some("created")));
+}
+
+async fn persons_lists_every_reachable_record_with_its_access(app: TestApp) {
+    let (father, _, father_person) = app.user("father@example.jp").await;
+    let (daughter, daughter_account, daughter_person) = app.user("daughter@example.jp").await;
+    grant(
+        &app,
+        &father,
+        &father_person,
+        json!({"accountId": daughter_account}),
+        &["vitals", "medications"],
+        "read",
+        "family",
+    )
+    .await;
+    let (_, child) = app
+        .post_json("/v1/persons", Some(&daughter), &json!({"displayName": "孫", "birthDate": "2020-02-02"}))
+        .await;
+    let (status, persons) = app.get("/v1/persons", Some(&daughter)).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = persons["items"].as_array().unwrap();
+    let find = |id: &str| {
+        items.iter().find(|p| p["personId"] == id).unwrap_or_else(|| panic!("{id} missing in {persons}"))
+    };
+    assert_eq!(find(&daughter_person)["relationship"], "self");
+    let f = find(&father_person);
+    assert_eq!(f["relationship"], "grantee");
+    assert_eq!(f["read"], json!(["vitals", "medications"]));
+    assert_eq!(f["write"], json!([]));
+    assert_eq!(f["purposes"], json!(["family"]));
+    assert_eq!(find(child["personId"].as_str().unwrap())["relationship"], "guardian");
+    assert_eq!(items.len(), 3);
+    let (status, p) = app.get(&format!("/v1/persons/{father_person}"), Some(&daughter)).await;
+    assert_eq!((status, p["relationship"].as_str()), (StatusCode::OK, Some("grantee")));
+}
