@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_accounts;
 mod m20261126_000001_create_observations;
 mod m20261126_000002_create_consent;
+mod m20261126_000003_create_sync;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_accounts::Migration),
             Box::new(m20261126_000001_create_observations::Migration),
             Box::new(m20261126_000002_create_consent::Migration),
+            Box::new(m20261126_000003_create_sync::Migration),
         ]
     }
 }

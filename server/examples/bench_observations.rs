@@ -37,7 +37,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// 100,000 distinct samples: heart rate every minute from 2025-01-01 JST, with
 /// a weight and a blood pressure reading mixed in every tenth item.
 fn items(n: usize, seed: usize) -> Vec<Value> {
-    let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap().timestamp();
+    // 2025-01-01 00:00 in Japan, so a year of minutes fills the JST year exactly.
+    let t0 = Utc.with_ymd_and_hms(2024, 12, 31, 15, 0, 0).unwrap().timestamp();
     (0..n)
         .map(|i| {
             let at = chrono::DateTime::from_timestamp(t0 + (i as i64) * 60 + seed as i64, 0)
@@ -202,6 +203,7 @@ async fn plain_insert(db: &sea_orm::DatabaseConnection, rows: &[observation::Mod
                     r.created_at.into(),
                     r.updated_at.into(),
                     r.deleted_at.into(),
+                    r.change_seq.into(),
                 ]);
             }
             txn.execute(&stmt).await.unwrap();

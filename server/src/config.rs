@@ -37,6 +37,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Most observations accepted in one batch upload.
     pub max_batch_items: usize,
+    /// Days deletions are kept for sync; older cursors get 410 resync_required.
+    pub tombstone_retention_days: i64,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             argon2_memory_kib: 19 * 1024,
             workers: None,
             max_batch_items: 5000,
+            tombstone_retention_days: 90,
         }
     }
 }
@@ -80,6 +83,7 @@ struct FileSettings {
     argon2_memory_kib: Option<u32>,
     workers: Option<usize>,
     max_batch_items: Option<usize>,
+    tombstone_retention_days: Option<i64>,
 }
 
 impl Settings {
@@ -114,7 +118,8 @@ impl Settings {
             log_format,
             shutdown_timeout,
             argon2_memory_kib,
-            max_batch_items
+            max_batch_items,
+            tombstone_retention_days
         );
         if f.workers.is_some() {
             self.workers = f.workers;
@@ -173,6 +178,9 @@ impl Settings {
         }
         if let Some(v) = get("PHR_ARGON2_MEMORY_KIB") {
             self.argon2_memory_kib = parse("PHR_ARGON2_MEMORY_KIB", v)?;
+        }
+        if let Some(v) = get("PHR_TOMBSTONE_RETENTION_DAYS") {
+            self.tombstone_retention_days = parse("PHR_TOMBSTONE_RETENTION_DAYS", v)?;
         }
         if let Some(v) = get("PHR_MAX_BATCH_ITEMS") {
             self.max_batch_items = parse("PHR_MAX_BATCH_ITEMS", v)?;

@@ -22,11 +22,12 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     ServiceUnavailable,
+    ResyncRequired,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         Self::BadRequest,
         Self::ValidationFailed,
         Self::Unauthorized,
@@ -38,6 +39,7 @@ impl ErrorCode {
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::ServiceUnavailable,
+        Self::ResyncRequired,
         Self::Internal,
     ];
 
@@ -81,6 +83,12 @@ impl ErrorCode {
                 ("unsupported_media_type", 415, "Unsupported media type", "Send the documented content type.")
             }
             Self::ServiceUnavailable => ("service_unavailable", 503, "Service unavailable", "Retry later."),
+            Self::ResyncRequired => (
+                "resync_required",
+                410,
+                "Resync required",
+                "Discard the local copy and sync again without a cursor.",
+            ),
             Self::Internal => {
                 ("internal_error", 500, "Internal server error", "Retry later; the incident was logged.")
             }

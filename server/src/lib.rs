@@ -19,6 +19,7 @@ pub mod observations;
 pub mod openapi;
 pub mod orgs;
 pub mod startup;
+pub mod sync;
 pub mod telemetry;
 
 pub use config::Settings;

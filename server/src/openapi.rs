@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
-use crate::{accounts, consent, devices, health, observations, orgs};
+use crate::{accounts, consent, devices, health, observations, orgs, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use crate::{accounts, consent, devices, health, observations, orgs};
         (name = "observations", description = "Patient-entered health data from health apps"),
         (name = "consent", description = "Dependents, guardians, grants, invitations and the access log"),
         (name = "organizations", description = "Organizations of the network and their members"),
+        (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
     )
 )]
@@ -83,7 +84,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(orgs::http::get_one)
                 .service(orgs::http::add_member)
                 .service(orgs::http::list_members)
-                .service(orgs::http::remove_member),
+                .service(orgs::http::remove_member)
+                .service(sync::http::changes)
+                .service(sync::http::push),
         );
 }
 

@@ -27,6 +27,8 @@ pub struct AppState {
     pub keys: Keyring,
     pub hasher: Hasher,
     pub settings: Settings,
+    /// Wakes long-polling sync pulls when a record changes.
+    pub changes: crate::sync::ChangeBus,
 }
 
 impl AppState {
@@ -45,13 +47,15 @@ impl AppState {
             ),
         };
         let hasher = Hasher::new(settings.argon2_memory_kib)?;
-        Ok(Self { db, keys, hasher, settings })
+        Ok(Self { db, keys, hasher, settings, changes: Default::default() })
     }
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    /// Database and retention (days) for the hourly tombstone pruning.
+    pruner: (DatabaseConnection, i64),
 }
 
 impl Application {
@@ -67,6 +71,7 @@ impl Application {
         let shutdown = state.settings.shutdown_timeout;
         let workers = state.settings.workers;
         let state = web::Data::from(Arc::new(state));
+        let pruner = (state.db.clone(), state.settings.tombstone_retention_days);
         let spec = openapi::spec();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(openapi::routes).split_for_parts();
@@ -102,7 +107,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Self { port, server: server.run() })
+        Ok(Self { port, server: server.run(), pruner })
     }
 
     pub fn port(&self) -> u16 {
@@ -116,7 +121,21 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout` to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let (db, days) = self.pruner;
+        let pruning = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match crate::sync::feed::prune_tombstones(&db, chrono::Duration::days(days)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "pruned old tombstones"),
+                    Err(e) => tracing::warn!(error = %e, "tombstone pruning failed"),
+                }
+            }
+        });
+        let served = self.server.await;
+        pruning.abort();
+        served
     }
 }
 

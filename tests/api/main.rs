@@ -11,3 +11,4 @@ mod matrix;
 mod migrations;
 mod observations;
 mod operations;
+mod sync;

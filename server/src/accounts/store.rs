@@ -42,6 +42,8 @@ pub async fn insert_with_person(
         birth_date: Set(None),
         sex: Set(None),
         time_zone: Set("Asia/Tokyo".to_owned()),
+        change_seq: Set(0),
+        sync_floor: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -275,6 +275,8 @@ pub async fn create_dependent(
             birth_date: Some(d.birth_date),
             sex: d.sex,
             time_zone: "Asia/Tokyo".into(),
+            change_seq: 0,
+            sync_floor: 0,
             created_at: now,
             updated_at: now,
         },

@@ -11,3 +11,4 @@ pub mod org_member;
 pub mod organization;
 pub mod person;
 pub mod refresh_token;
+pub mod sync_mutation;

@@ -10,6 +10,10 @@ pub struct Model {
     pub sex: Option<String>,
     /// IANA zone in which trends are bucketed.
     pub time_zone: String,
+    /// Per-person change counter: the sync feed's clock for this record.
+    pub change_seq: i64,
+    /// Changes at or below this were pruned (old tombstones); older cursors must resync.
+    pub sync_floor: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -101,6 +101,7 @@ pub async fn upload(
         return Err(ApiError::field("observations", format!("must hold at most {max} items per request")));
     }
     let results = service::upload_batch(&state.db, &access, &body.observations).await?;
+    state.changes.notify(access.person_id);
     Ok(web::Json(BatchResponse { results }))
 }
 
@@ -419,6 +420,7 @@ pub async fn remove(
     )
     .await?;
     service::delete(&state.db, &access, id).await?;
+    state.changes.notify(access.person_id);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -225,6 +225,7 @@ fn to_row(
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        change_seq: 0,
     }
 }
 
@@ -262,10 +263,14 @@ pub async fn upload_batch(
     if !prepared.is_empty() {
         // One lock order for every writer: two phones inserting the same samples
         // in different orders could otherwise deadlock on PostgreSQL.
-        let mut order: Vec<&Prepared> = prepared.iter().collect();
-        order.sort_by(|a, b| a.row.dedup_key.cmp(&b.row.dedup_key));
+        prepared.sort_by(|a, b| a.row.dedup_key.cmp(&b.row.dedup_key));
         let txn = begin_write(db).await?;
-        let inserted = store::insert_new(&txn, order.into_iter().map(|p| &p.row)).await?;
+        // Change numbers for the feed, taken inside this transaction (see `sync`).
+        let first = crate::sync::clock::advance(&txn, access.person_id, prepared.len() as i64).await?;
+        for (i, p) in prepared.iter_mut().enumerate() {
+            p.row.change_seq = first + i as i64;
+        }
+        let inserted = store::insert_new(&txn, prepared.iter().map(|p| &p.row)).await?;
         let skipped: Vec<&Prepared> = prepared.iter().filter(|p| !inserted.contains(&p.row.id)).collect();
         let by_id = store::find_by_ids(&txn, skipped.iter().map(|p| p.row.id)).await?;
         let by_key = store::find_by_dedup_keys(
@@ -368,7 +373,8 @@ pub async fn delete(db: &DatabaseConnection, access: &Access, id: Uuid) -> Resul
     let category: Category = row.category.parse().map_err(|_| ApiError::not_found("observation"))?;
     access.require(category)?;
     if row.deleted_at.is_none() {
-        store::soft_delete(&txn, id, row.version + 1, Utc::now()).await?;
+        let seq = crate::sync::clock::advance(&txn, access.person_id, 1).await?;
+        store::soft_delete(&txn, id, row.version + 1, seq, Utc::now()).await?;
     }
     txn.commit().await?;
     Ok(())

@@ -56,6 +56,7 @@ pub async fn insert_new<'a>(
                 r.created_at.into(),
                 r.updated_at.into(),
                 r.deleted_at.into(),
+                r.change_seq.into(),
             ])
             .map_err(|e| DbErr::Custom(e.to_string()))?;
         }
@@ -156,9 +157,11 @@ pub async fn soft_delete(
     db: &impl ConnectionTrait,
     id: Uuid,
     version: i32,
+    change_seq: i64,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     Entity::update_many()
+        .col_expr(Column::ChangeSeq, Expr::value(change_seq))
         .col_expr(Column::DeletedAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .col_expr(Column::Version, Expr::value(version))

@@ -1,0 +1,268 @@
+//! The change feed: which types are synced, and one page of changes for a
+//! device from its cursor.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::{Duration, Utc};
+use futures_util::future::BoxFuture;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::category::Category;
+use crate::consent::audit::{self, NewEntry};
+use crate::consent::service::reachable;
+use crate::entities::{observation, person};
+use crate::error::{ApiError, ErrorCode};
+use crate::observations::model::Observation;
+
+/// One changed record: its latest state, or a tombstone.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub person_id: Uuid,
+    pub seq: i64,
+    pub type_name: &'static str,
+    pub id: Uuid,
+    pub version: i32,
+    pub deleted: bool,
+    pub data: Option<serde_json::Value>,
+}
+
+/// Fetches up to `limit` changes of one type for one person after `after`,
+/// in change order, filtered to `categories`. Live rows only when `live_only`.
+pub type Fetch = for<'a> fn(
+    &'a DatabaseConnection,
+    Uuid,
+    &'a [Category],
+    i64,
+    u64,
+    bool,
+) -> BoxFuture<'a, Result<Vec<Change>, DbErr>>;
+
+/// A synced record type. Adding one is adding a row to [`TYPES`].
+pub struct SyncType {
+    /// Singular wire name (`observation`).
+    pub name: &'static str,
+    pub fetch: Fetch,
+}
+
+pub static TYPES: &[SyncType] = &[SyncType { name: "observation", fetch: fetch_observations }];
+
+fn fetch_observations<'a>(
+    db: &'a DatabaseConnection,
+    person_id: Uuid,
+    categories: &'a [Category],
+    after: i64,
+    limit: u64,
+    live_only: bool,
+) -> BoxFuture<'a, Result<Vec<Change>, DbErr>> {
+    Box::pin(async move {
+        use observation::Column as C;
+        let mut q = observation::Entity::find()
+            .filter(C::PersonId.eq(person_id))
+            .filter(C::ChangeSeq.gt(after))
+            .filter(C::Category.is_in(categories.iter().map(|c| c.as_str())));
+        if live_only {
+            q = q.filter(C::DeletedAt.is_null());
+        }
+        let rows = q.order_by_asc(C::ChangeSeq).limit(limit).all(db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let deleted = r.deleted_at.is_some();
+                Change {
+                    person_id,
+                    seq: r.change_seq,
+                    type_name: "observation",
+                    id: r.id,
+                    version: r.version,
+                    deleted,
+                    data: (!deleted)
+                        .then(|| serde_json::to_value(Observation::from_row(r)).unwrap_or_default()),
+                }
+            })
+            .collect())
+    })
+}
+
+/// What the device has seen: per person, the last change number and the
+/// categories it was filtered by (a bit per [`Category::ALL`] entry).
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+struct CursorState {
+    v: u8,
+    p: BTreeMap<Uuid, (i64, u8)>,
+}
+
+fn mask(c: &BTreeSet<Category>) -> u8 {
+    Category::ALL.iter().enumerate().filter(|(_, x)| c.contains(x)).fold(0, |m, (i, _)| m | (1 << i))
+}
+
+fn decode(cursor: Option<&str>) -> Result<CursorState, ApiError> {
+    let Some(raw) = cursor.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(CursorState::default());
+    };
+    let bad =
+        || ApiError::new(ErrorCode::BadRequest, "The sync cursor is malformed; send one this server issued.");
+    let bytes = B64.decode(raw).map_err(|_| bad())?;
+    let state: CursorState = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if state.v != 1 || state.p.values().any(|(seq, _)| *seq < 0) {
+        return Err(bad());
+    }
+    Ok(state)
+}
+
+fn encode(state: &CursorState) -> String {
+    B64.encode(serde_json::to_vec(state).unwrap_or_default())
+}
+
+pub struct PullResult {
+    pub changes: Vec<Change>,
+    pub purge: Vec<Uuid>,
+    pub cursor: String,
+    pub has_more: bool,
+    /// Every person the caller follows now.
+    pub persons: Vec<Uuid>,
+}
+
+/// One page of the feed for `caller` from `cursor`.
+pub async fn pull(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<PullResult, ApiError> {
+    let seen = decode(cursor)?;
+    let reach = reachable(db, caller).await?;
+    let now_reachable: BTreeMap<Uuid, (&BTreeSet<Category>, bool)> =
+        reach.iter().map(|r| (r.person.id, (&r.read, r.relationship == "grantee"))).collect();
+
+    // Cursors older than the tombstone window cannot be continued.
+    let floors: BTreeMap<Uuid, i64> = person::Entity::find()
+        .filter(person::Column::Id.is_in(reach.iter().map(|r| r.person.id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.sync_floor))
+        .collect();
+    for (p, (seq, _)) in &seen.p {
+        if *seq > 0 && floors.get(p).is_some_and(|f| seq < f) {
+            return Err(ApiError::new(
+                ErrorCode::ResyncRequired,
+                "The cursor is older than the deletion history kept; discard local data and sync from the start.",
+            ));
+        }
+    }
+
+    let mut purge = Vec::new();
+    let mut next = CursorState { v: 1, p: BTreeMap::new() };
+    let mut starts: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for (p, (seq, m)) in &seen.p {
+        match now_reachable.get(p) {
+            None => purge.push(*p),
+            Some((cats, _)) if mask(cats) != *m => {
+                // Access changed: the device drops what it holds and reloads what it may see now.
+                purge.push(*p);
+                starts.insert(*p, 0);
+            }
+            Some(_) => {
+                starts.insert(*p, *seq);
+            }
+        }
+    }
+    for p in now_reachable.keys() {
+        starts.entry(*p).or_insert(0);
+    }
+
+    let mut changes: Vec<Change> = Vec::new();
+    let mut has_more = false;
+    for (p, start) in &starts {
+        let Some((cats, _)) = now_reachable.get(p) else { continue };
+        let cats: Vec<Category> = cats.iter().copied().collect();
+        let mut last = *start;
+        let remaining = limit.saturating_sub(changes.len() as u64);
+        if remaining == 0 {
+            has_more = true;
+            next.p.insert(*p, (last, mask(now_reachable[p].0)));
+            continue;
+        }
+        // Each type's next `remaining + 1` changes; merged in change order.
+        let mut merged = Vec::new();
+        for t in TYPES {
+            merged.extend((t.fetch)(db, *p, &cats, *start, remaining + 1, *start == 0).await?);
+        }
+        merged.sort_by_key(|c| c.seq);
+        if merged.len() as u64 > remaining {
+            has_more = true;
+            merged.truncate(remaining as usize);
+        }
+        if let Some(c) = merged.last() {
+            last = c.seq;
+        }
+        changes.extend(merged);
+        next.p.insert(*p, (last, mask(now_reachable[p].0)));
+    }
+
+    // Reads through a grant are accesses like any other.
+    let mut per_person: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for c in &changes {
+        *per_person.entry(c.person_id).or_default() += 1;
+    }
+    for p in per_person.keys() {
+        if let Some((cats, true)) = now_reachable.get(p) {
+            let entry = NewEntry {
+                person_id: *p,
+                actor_account_id: Some(caller.account_id),
+                actor_org_id: None,
+                action: "read",
+                resource: "sync",
+                categories: cats,
+                purpose: None,
+            };
+            audit::append(db, entry).await?;
+        }
+    }
+    let persons = now_reachable.keys().copied().collect();
+    Ok(PullResult { changes, purge, cursor: encode(&next), has_more, persons })
+}
+
+/// Drops tombstones older than `retention` and raises each affected person's
+/// floor, so cursors that predate them get `resync_required`.
+pub async fn prune_tombstones(db: &DatabaseConnection, retention: Duration) -> Result<u64, DbErr> {
+    let cutoff = Utc::now() - retention;
+    let old = observation::Entity::find()
+        .filter(observation::Column::DeletedAt.lt(cutoff))
+        .select_only()
+        .column(observation::Column::PersonId)
+        .column_as(observation::Column::ChangeSeq.max(), "max_seq")
+        .group_by(observation::Column::PersonId)
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
+        .await?;
+    let mut removed = 0;
+    for (person_id, max_seq) in old {
+        let txn = crate::db::begin_write(db).await?;
+        set_floor(&txn, person_id, max_seq).await?;
+        removed += observation::Entity::delete_many()
+            .filter(observation::Column::PersonId.eq(person_id))
+            .filter(observation::Column::DeletedAt.lt(cutoff))
+            .filter(observation::Column::ChangeSeq.lte(max_seq))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+    }
+    Ok(removed)
+}
+
+async fn set_floor(db: &impl sea_orm::ConnectionTrait, person_id: Uuid, floor: i64) -> Result<(), DbErr> {
+    person::Entity::update_many()
+        .col_expr(person::Column::SyncFloor, sea_orm::sea_query::Expr::value(floor))
+        .filter(person::Column::Id.eq(person_id))
+        .filter(person::Column::SyncFloor.lt(floor))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
