@@ -7,6 +7,8 @@ mod m20261125_000001_create_accounts;
 mod m20261126_000001_create_observations;
 mod m20261126_000002_create_consent;
 mod m20261126_000003_create_sync;
+mod m20261126_000004_create_transfers;
+mod m20261126_000005_create_observation_rollups;
 
 pub struct Migrator;
 
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_observations::Migration),
             Box::new(m20261126_000002_create_consent::Migration),
             Box::new(m20261126_000003_create_sync::Migration),
+            Box::new(m20261126_000004_create_transfers::Migration),
+            Box::new(m20261126_000005_create_observation_rollups::Migration),
         ]
     }
 }

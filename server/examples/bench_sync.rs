@@ -5,7 +5,8 @@
 //!    changes/s, next to a baseline that reads the same rows straight from the
 //!    database in change order, in the same run.
 //! 2. Load: N simulated devices (default 200), each its own account, loop
-//!    push (one reading) + incremental pull for D seconds (default 60):
+//!    push (one reading) + incremental pull, pausing `--think-ms` (default
+//!    1000) between loops, for D seconds (default 60):
 //!    pulls/s and pull latency p50/p99, next to the same loop hitting
 //!    `/healthz` (the HTTP floor on this machine) in the same run.
 //!
@@ -257,7 +258,7 @@ async fn user_token(r: &Running, email: &str) -> String {
     tok["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn load_test(r: Arc<Running>, devices: usize, seconds: u64) {
+async fn load_test(r: Arc<Running>, devices: usize, seconds: u64, think: Duration) {
     let mut tokens = Vec::new();
     for i in 0..devices {
         let (token, _, person) = user(&r, &format!("device{i}@example.jp")).await;
@@ -283,6 +284,8 @@ async fn load_test(r: Arc<Running>, devices: usize, seconds: u64) {
                 let mut latencies = Vec::new();
                 let mut cursor = String::new();
                 let mut n = 0;
+                // Spread the devices' first requests over one think interval.
+                tokio::time::sleep(think.mul_f64(k as f64 / devices as f64)).await;
                 while Instant::now() < deadline {
                     n += 1;
                     if target == "sync" {
@@ -310,6 +313,7 @@ async fn load_test(r: Arc<Running>, devices: usize, seconds: u64) {
                         assert_eq!(res.status(), 200);
                         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
                     }
+                    tokio::time::sleep(think).await;
                 }
                 latencies
             }));
@@ -320,7 +324,8 @@ async fn load_test(r: Arc<Running>, devices: usize, seconds: u64) {
         }
         all.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
-            "{devices} devices, {seconds} s, {target:>7}: {:.0} requests/s, latency p50 {:.1} ms, p99 {:.1} ms",
+            "{devices} devices, {} ms think, {seconds} s, {target:>7}: {:.0} loops/s, latency p50 {:.1} ms, p99 {:.1} ms",
+            think.as_millis(),
             all.len() as f64 / seconds as f64,
             pct(&all, 0.5),
             pct(&all, 0.99)
@@ -332,6 +337,8 @@ async fn load_test(r: Arc<Running>, devices: usize, seconds: u64) {
 async fn main() {
     let devices = arg("--devices", 200) as usize;
     let seconds = arg("--seconds", 60);
+    // Pause between a device's loops; 0 makes every device hammer the server back to back.
+    let think = Duration::from_millis(arg("--think-ms", 1000));
     let pg = std::env::var("PHR_BENCH_POSTGRES_URL").or_else(|_| std::env::var("PHR_TEST_POSTGRES_URL")).ok();
     println!(
         "sync benchmark on {} ({} cores)",
@@ -340,7 +347,7 @@ async fn main() {
     );
     let r = Arc::new(start(pg.as_deref()).await);
     initial_sync(&r).await;
-    load_test(r.clone(), devices, seconds).await;
+    load_test(r.clone(), devices, seconds, think).await;
     if let Some((admin, name)) = &r.pg {
         r.db.clone().close().await.ok();
         let c = Database::connect(admin).await.unwrap();

@@ -79,6 +79,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(consent::http::list_guardians)
                 .service(consent::http::remove_guardian)
                 .service(consent::http::access_log)
+                .service(consent::http::create_transfer)
+                .service(consent::http::claim_transfer)
                 .service(orgs::http::create)
                 .service(orgs::http::list)
                 .service(orgs::http::get_one)

@@ -13,6 +13,7 @@ both_databases!(
     guardians_manage_a_dependents_record,
     grantees_cannot_re_share,
     persons_lists_every_reachable_record_with_its_access,
+    a_dependent_claims_their_record_with_their_own_account,
 );
 
 pub fn bp(at: &str) -> Value {
@@ -429,4 +430,51 @@ async fn persons_lists_every_reachable_record_with_its_access(app: TestApp) {
     assert_eq!(items.len(), 3);
     let (status, p) = app.get(&format!("/v1/persons/{father_person}"), Some(&daughter)).await;
     assert_eq!((status, p["relationship"].as_str()), (StatusCode::OK, Some("grantee")));
+}
+
+async fn a_dependent_claims_their_record_with_their_own_account(app: TestApp) {
+    let (mother, _, _) = app.user("mother@example.jp").await;
+    let (_, child) = app
+        .post_json(
+            "/v1/persons",
+            Some(&mother),
+            &json!({"displayName": "鈴木 はな", "birthDate": "2008-04-01"}),
+        )
+        .await;
+    let child_id = child["personId"].as_str().unwrap().to_owned();
+    let temp = json!({"id": Uuid::new_v4(), "kind": "body_temperature", "value": 37.9, "unit": "Cel",
+                      "effectiveAt": "2026-01-06T20:00:00+09:00", "source": {"method": "manual"}});
+    app.post_json(
+        &format!("/v1/persons/{child_id}/observations/batch"),
+        Some(&mother),
+        &json!({"observations": [temp]}),
+    )
+    .await;
+    let (status, t) = app.post(&format!("/v1/persons/{child_id}/transfer"), Some(&mother)).await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    // Grown up, she registers and claims her record.
+    let (hana, _, placeholder) = app.user("hana@example.jp").await;
+    let (status, p) = app.post_json("/v1/transfers/claim", Some(&hana), &json!({"code": t["code"]})).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!((p["personId"].as_str(), p["relationship"].as_str()), (Some(child_id.as_str()), Some("self")));
+    let (_, me) = app.get("/v1/me", Some(&hana)).await;
+    assert_eq!(me["personId"], child_id.as_str());
+    let (status, list) = app.get(&format!("/v1/persons/{child_id}/observations"), Some(&hana)).await;
+    assert_eq!(
+        (status, list["items"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1)),
+        "her history came with it"
+    );
+    assert_eq!(
+        app.get(&format!("/v1/persons/{child_id}/observations"), Some(&mother)).await.0,
+        StatusCode::NOT_FOUND,
+        "guardianship ended"
+    );
+    assert_eq!(
+        app.get(&format!("/v1/persons/{placeholder}"), Some(&hana)).await.0,
+        StatusCode::NOT_FOUND,
+        "the empty placeholder is gone"
+    );
+    let (status, _) = app.post_json("/v1/transfers/claim", Some(&hana), &json!({"code": t["code"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "single use");
 }

@@ -46,6 +46,8 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         ("GET /v1/persons/{personId}/guardians", MANAGE_READ),
         ("DELETE /v1/persons/{personId}/guardians/{accountId}", MANAGE_DELETE),
         ("GET /v1/persons/{personId}/access-log", MANAGE_READ),
+        // The matrix's person has an account of their own: nothing to hand over.
+        ("POST /v1/persons/{personId}/transfer", [409, 409, 403, 403, 404, 404, 403, 404, 403, 404, 401]),
         ("POST /v1/persons/{personId}/observations/batch", VITALS_WRITE_200),
         ("GET /v1/persons/{personId}/observations", VITALS_READ),
         ("GET /v1/persons/{personId}/observations/summary", VITALS_READ),

@@ -656,3 +656,53 @@ async fn catalogue_lists_every_kind(app: TestApp) {
     assert_eq!(weight["loinc"], "29463-7");
     assert_eq!(weight["unit"], "kg");
 }
+
+mod rollups {
+    use super::*;
+
+    both_databases!(daily_rollups_agree_with_raw_aggregation_after_inserts_and_deletes);
+
+    async fn daily_rollups_agree_with_raw_aggregation_after_inserts_and_deletes(app: TestApp) {
+        let (token, _, person) = app.user("rollup@example.jp").await;
+        let mut items = Vec::new();
+        for i in 0..90 {
+            let at = format!("2026-01-{:02}T{:02}:{:02}:00+09:00", 5 + i / 30, (i * 7) % 24, i % 60);
+            items.push(json!({"id": id(), "kind": "blood_pressure", "effectiveAt": at, "source": src(),
+                "components": {"systolic": {"value": 110 + i % 50, "unit": "mm[Hg]"},
+                               "diastolic": {"value": 60 + i % 30, "unit": "mm[Hg]"}}}));
+        }
+        upload(&app, &token, &person, items.clone()).await;
+        for victim in items.iter().step_by(7) {
+            let oid = victim["id"].as_str().unwrap();
+            assert_eq!(
+                app.delete(&format!("/v1/persons/{person}/observations/{oid}"), Some(&token)).await.0,
+                StatusCode::NO_CONTENT
+            );
+        }
+        let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let kind = phr::observations::catalogue::kind("blood_pressure").unwrap();
+        let tz = chrono_tz::Asia::Tokyo;
+        let from = chrono::DateTime::parse_from_rfc3339("2026-01-04T00:00:00+09:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let to = chrono::DateTime::parse_from_rfc3339("2026-01-10T00:00:00+09:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let person_id: Uuid = person.parse().unwrap();
+        for size in
+            [phr::observations::summary::BucketSize::Day, phr::observations::summary::BucketSize::Week]
+        {
+            let bounds = phr::observations::summary::buckets(size, tz, from, to).unwrap();
+            let raw = phr::observations::summary::summarize(&db, person_id, kind, tz, &bounds).await.unwrap();
+            let rolled = phr::observations::summary::summarize_rollups(&db, person_id, kind, tz, &bounds)
+                .await
+                .unwrap();
+            assert_eq!(rolled, raw, "{size:?}");
+            assert_eq!(
+                raw.iter().map(|b| b.count).sum::<i64>(),
+                90 - 13,
+                "deleted readings left the roll-ups too"
+            );
+        }
+    }
+}

@@ -135,6 +135,15 @@ impl TestApp {
         read(req.send().await.unwrap()).await
     }
 
+    /// A POST without a body.
+    pub async fn post(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.client.post(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         let mut req = self.client.delete(self.url(path));
         if let Some(t) = token {

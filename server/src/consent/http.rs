@@ -654,3 +654,71 @@ pub async fn get_person(
         purposes: r.purposes.into_iter().collect(),
     }))
 }
+
+/// Hand the record over to the person
+///
+/// For a dependent who now has an account of their own: a guardian creates a
+/// single-use code (7 days); the person's account claims it with
+/// `POST /v1/transfers/claim`. Guardianship then ends.
+#[utoipa::path(
+    tag = "consent",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    responses(
+        (status = 201, description = "Transfer code", body = InvitationCreated),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person's guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The person already has an account", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/persons/{personId}/transfer")]
+pub async fn create_transfer(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let access =
+        authorize(&state.db, &caller, path.into_inner(), Action::Write, Scope::Manage, "transfer").await?;
+    let t = service::create_transfer(&state.db, &access).await?;
+    Ok(HttpResponse::Created().json(InvitationCreated {
+        invitation_id: t.id,
+        code: t.code,
+        expires_at: t.expires_at,
+    }))
+}
+
+/// Claim one's own record
+///
+/// The caller's account (new, with an empty record) takes over the record a
+/// guardian kept for them.
+#[utoipa::path(
+    tag = "consent",
+    request_body = AcceptRequest,
+    responses(
+        (status = 200, description = "The caller's record now", body = PersonView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The caller's own record already holds data", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unknown, used or expired code", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/transfers/claim")]
+pub async fn claim_transfer(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<AcceptRequest>,
+) -> ApiResult<web::Json<PersonView>> {
+    let p = service::claim_transfer(&state.db, &caller, &body.code).await?;
+    let all: Vec<Category> = Category::ALL.to_vec();
+    Ok(web::Json(PersonView {
+        person_id: p.id,
+        display_name: p.display_name,
+        birth_date: p.birth_date,
+        sex: p.sex,
+        relationship: "self".into(),
+        read: all.clone(),
+        write: all,
+        purposes: vec![],
+    }))
+}

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::Rng;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use super::store;
 use crate::auth::Caller;
 use crate::category::Category;
 use crate::db::begin_write;
-use crate::entities::{account, grant, invitation, organization, person};
+use crate::entities::{account, grant, invitation, organization, person, transfer};
 use crate::error::{ApiError, ErrorCode, FieldError};
 
 pub const INVITATION_DAYS: i64 = 7;
@@ -393,4 +393,92 @@ pub fn categories_of(g: &grant::Model) -> Vec<Category> {
 
 pub fn org_kind_ok(kind: &str) -> bool {
     kind.parse::<OrgKind>().is_ok()
+}
+
+/// A code handing a dependent's record to the person's own (new) account.
+/// Guardians only, and only while the person has no account of their own.
+pub async fn create_transfer(db: &DatabaseConnection, access: &Access) -> Result<NewInvitation, ApiError> {
+    if crate::accounts::store::find_by_person(db, access.person_id).await?.is_some() {
+        return Err(ApiError::new(ErrorCode::Conflict, "This person already has an account of their own."));
+    }
+    let now = Utc::now();
+    let code = new_code();
+    let id = Uuid::now_v7();
+    let expires_at = now + Duration::days(INVITATION_DAYS);
+    let txn = begin_write(db).await?;
+    transfer::ActiveModel::from(transfer::Model {
+        id,
+        person_id: access.person_id,
+        code_hash: code_hash(&code),
+        created_by: access.account_id,
+        created_at: now,
+        expires_at,
+        claimed_at: None,
+        claimed_by: None,
+    })
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(NewInvitation { id, code, expires_at })
+}
+
+/// The person's account claims their record: it becomes the account's own
+/// person, guardianship ends, and the account's empty placeholder record goes.
+pub async fn claim_transfer(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    code: &str,
+) -> Result<person::Model, ApiError> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, Set};
+    let invalid = || ApiError::field("code", "is not a valid transfer code, or it was used or has expired");
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    let t = transfer::Entity::find()
+        .filter(transfer::Column::CodeHash.eq(code_hash(code)))
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    if t.claimed_at.is_some() || t.expires_at <= now {
+        return Err(invalid());
+    }
+    if crate::accounts::store::find_by_person(&txn, t.person_id).await?.is_some() {
+        return Err(invalid());
+    }
+    let me = account::Entity::find_by_id(caller.account_id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::Unauthorized { invalid: true })?;
+    let old = me.person_id;
+    let holds_data = crate::entities::observation::Entity::find()
+        .filter(crate::entities::observation::Column::PersonId.eq(old))
+        .count(&txn)
+        .await?
+        > 0
+        || grant::Entity::find().filter(grant::Column::PersonId.eq(old)).count(&txn).await? > 0;
+    if holds_data {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "This account's own record already holds data; claim the record from a new account.",
+        ));
+    }
+    let mut a: account::ActiveModel = me.into();
+    a.person_id = Set(t.person_id);
+    a.updated_at = Set(now);
+    a.update(&txn).await?;
+    person::Entity::delete_by_id(old).exec(&txn).await?;
+    crate::entities::guardian::Entity::delete_many()
+        .filter(crate::entities::guardian::Column::PersonId.eq(t.person_id))
+        .exec(&txn)
+        .await?;
+    let mut claimed: transfer::ActiveModel = t.clone().into();
+    claimed.claimed_at = Set(Some(now));
+    claimed.claimed_by = Set(Some(caller.account_id));
+    claimed.update(&txn).await?;
+    let p = person::Entity::find_by_id(t.person_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("person"))?;
+    txn.commit().await?;
+    tracing::info!(person.id = %p.id, account.id = %caller.account_id, "record handed over to its person");
+    Ok(p)
 }

@@ -12,3 +12,4 @@ pub mod organization;
 pub mod person;
 pub mod refresh_token;
 pub mod sync_mutation;
+pub mod transfer;

@@ -282,14 +282,12 @@ pub async fn summarize(
         "observations/summary",
     )
     .await?;
-    let tz = match tz_param {
-        Some(tz) => tz,
-        None => person::Entity::find_by_id(person_id)
-            .one(&state.db)
-            .await?
-            .and_then(|p| p.time_zone.parse().ok())
-            .unwrap_or(chrono_tz::Asia::Tokyo),
-    };
+    let person_tz: Tz = person::Entity::find_by_id(person_id)
+        .one(&state.db)
+        .await?
+        .and_then(|p| p.time_zone.parse().ok())
+        .unwrap_or(chrono_tz::Asia::Tokyo);
+    let tz = tz_param.unwrap_or(person_tz);
     let to = parse_bound(q.to.as_deref(), "to", tz).map_err(|e| ApiError::validation(vec![e]))?;
     let from = parse_bound(q.from.as_deref(), "from", tz).map_err(|e| ApiError::validation(vec![e]))?;
     let to = to.unwrap_or_else(|| {
@@ -309,7 +307,12 @@ pub async fn summarize(
     let bounds = summary::buckets(size, tz, from, to).ok_or_else(|| {
         ApiError::field("from", format!("the range spans more than {} buckets", summary::MAX_BUCKETS))
     })?;
-    let buckets = summary::summarize(&state.db, access.person_id, kind, tz, &bounds).await?;
+    // The person's own zone reads the daily roll-ups; any other zone aggregates raw rows.
+    let buckets = if tz == person_tz {
+        summary::summarize_rollups(&state.db, access.person_id, kind, tz, &bounds).await?
+    } else {
+        summary::summarize(&state.db, access.person_id, kind, tz, &bounds).await?
+    };
     Ok(web::Json(SummaryResponse {
         kind: kind.name.to_owned(),
         bucket: size,

@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod http;
 pub mod model;
+pub mod rollup;
 pub mod service;
 pub mod store;
 pub mod summary;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::catalogue::{self, CanonicalValue, Effective, KindSpec, ObservationValueInput};
 use super::model::{ECHOED_FIELDS, ItemResult, ItemStatus, Observation, ObservationIn, Original};
-use super::{SLOTS, store};
+use super::{SLOTS, rollup, store};
 use crate::category::Category;
 use crate::consent::Access;
 use crate::db::begin_write;
@@ -271,6 +271,14 @@ pub async fn upload_batch(
             p.row.change_seq = first + i as i64;
         }
         let inserted = store::insert_new(&txn, prepared.iter().map(|p| &p.row)).await?;
+        let tz = store::person_time_zone(&txn, access.person_id).await?;
+        rollup::add(
+            &txn,
+            access.person_id,
+            &tz,
+            prepared.iter().filter(|p| inserted.contains(&p.row.id)).map(|p| &p.row),
+        )
+        .await?;
         let skipped: Vec<&Prepared> = prepared.iter().filter(|p| !inserted.contains(&p.row.id)).collect();
         let by_id = store::find_by_ids(&txn, skipped.iter().map(|p| p.row.id)).await?;
         let by_key = store::find_by_dedup_keys(
@@ -375,6 +383,9 @@ pub async fn delete(db: &DatabaseConnection, access: &Access, id: Uuid) -> Resul
     if row.deleted_at.is_none() {
         let seq = crate::sync::clock::advance(&txn, access.person_id, 1).await?;
         store::soft_delete(&txn, id, row.version + 1, seq, Utc::now()).await?;
+        let tz = store::person_time_zone(&txn, access.person_id).await?;
+        let day = rollup::local_day(row.start_ms, tz.parse().unwrap_or(chrono_tz::Asia::Tokyo));
+        rollup::recompute(&txn, access.person_id, &tz, &row.kind, day).await?;
     }
     txn.commit().await?;
     Ok(())

@@ -29,7 +29,7 @@ pub enum BucketSize {
 
 /// A local date at midnight in `tz`, as a UTC instant (the first valid instant
 /// if midnight is skipped by a DST change).
-fn local_midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+pub fn local_midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
     let mut t = d.and_hms_opt(0, 0, 0).unwrap_or_default();
     for _ in 0..4 {
         match tz.from_local_datetime(&t) {
@@ -137,6 +137,95 @@ fn measures(kind: &KindSpec) -> Vec<(Option<&'static str>, &'static str, String)
     )]
 }
 
+fn make_bucket(
+    start: DateTime<chrono::FixedOffset>,
+    count: i64,
+    stats: Vec<(Option<&'static str>, Stats)>,
+) -> Bucket {
+    if stats.iter().any(|(name, _)| name.is_some()) {
+        return Bucket {
+            start,
+            count,
+            min: None,
+            max: None,
+            mean: None,
+            sum: None,
+            unit: None,
+            components: Some(stats.into_iter().map(|(n, s)| (n.unwrap_or("").to_owned(), s)).collect()),
+        };
+    }
+    let s = stats.into_iter().next().map(|(_, s)| s);
+    Bucket {
+        start,
+        count,
+        min: s.as_ref().and_then(|s| s.min),
+        max: s.as_ref().and_then(|s| s.max),
+        mean: s.as_ref().and_then(|s| s.mean),
+        sum: s.as_ref().and_then(|s| s.sum),
+        unit: s.map(|s| s.unit),
+        components: None,
+    }
+}
+
+/// The same buckets from the daily roll-ups, for the zone they were kept in.
+pub async fn summarize_rollups(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    kind: &'static KindSpec,
+    tz: Tz,
+    bounds: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> Result<Vec<Bucket>, DbErr> {
+    use super::rollup::{self, Day};
+    let (Some(first), Some(last)) = (bounds.first(), bounds.last()) else { return Ok(vec![]) };
+    let day = |t: DateTime<Utc>| rollup::local_day(t.timestamp_millis(), tz);
+    let days = rollup::read(db, person_id, kind.name, tz.name(), day(first.0), day(last.1)).await?;
+    let m = measures(kind);
+    let mut out = Vec::with_capacity(bounds.len());
+    for (start, end) in bounds {
+        let mut acc = Day::default();
+        for (_, d) in days.range(day(*start)..day(*end)) {
+            acc.count += d.count;
+            for (a, s) in acc.slots.iter_mut().zip(&d.slots) {
+                a.merge(s);
+            }
+        }
+        let local = start.with_timezone(&tz).fixed_offset();
+        if acc.count == 0 {
+            out.push(Bucket {
+                start: local,
+                count: 0,
+                min: None,
+                max: None,
+                mean: None,
+                sum: None,
+                unit: None,
+                components: None,
+            });
+            continue;
+        }
+        let stats = m
+            .iter()
+            .zip(&acc.slots)
+            .map(|((name, unit, _), s)| {
+                let has = s.count > 0;
+                (
+                    *name,
+                    Stats {
+                        count: s.count,
+                        min: round(s.min),
+                        max: round(s.max),
+                        mean: round(has.then(|| s.sum / s.count as f64)),
+                        sum: round(has.then_some(s.sum)),
+                        unit: (*unit).to_owned(),
+                    },
+                )
+            })
+            .collect();
+        out.push(make_bucket(local, acc.count, stats));
+    }
+    Ok(out)
+}
+
 fn round(v: Option<f64>) -> Option<f64> {
     v.map(|x| (x * 10_000.0).round() / 10_000.0)
 }
@@ -222,30 +311,7 @@ pub async fn summarize(
                 },
             ));
         }
-        let bucket = if stats.iter().any(|(name, _)| name.is_some()) {
-            Bucket {
-                start: local,
-                count,
-                min: None,
-                max: None,
-                mean: None,
-                sum: None,
-                unit: None,
-                components: Some(stats.into_iter().map(|(n, s)| (n.unwrap_or("").to_owned(), s)).collect()),
-            }
-        } else {
-            let s = stats.into_iter().next().map(|(_, s)| s);
-            Bucket {
-                start: local,
-                count,
-                min: s.as_ref().and_then(|s| s.min),
-                max: s.as_ref().and_then(|s| s.max),
-                mean: s.as_ref().and_then(|s| s.mean),
-                sum: s.as_ref().and_then(|s| s.sum),
-                unit: s.map(|s| s.unit),
-                components: None,
-            }
-        };
+        let bucket = make_bucket(local, count, stats);
         out.push(bucket);
     }
     Ok(out)
