@@ -9,6 +9,7 @@ mod m20261126_000002_create_consent;
 mod m20261126_000003_create_sync;
 mod m20261126_000004_create_transfers;
 mod m20261126_000005_create_observation_rollups;
+mod m20261126_000006_create_medications;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_sync::Migration),
             Box::new(m20261126_000004_create_transfers::Migration),
             Box::new(m20261126_000005_create_observation_rollups::Migration),
+            Box::new(m20261126_000006_create_medications::Migration),
         ]
     }
 }

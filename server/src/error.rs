@@ -23,11 +23,12 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     ServiceUnavailable,
     ResyncRequired,
+    InvalidPayload,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::BadRequest,
         Self::ValidationFailed,
         Self::Unauthorized,
@@ -40,6 +41,7 @@ impl ErrorCode {
         Self::UnsupportedMediaType,
         Self::ServiceUnavailable,
         Self::ResyncRequired,
+        Self::InvalidPayload,
         Self::Internal,
     ];
 
@@ -83,6 +85,12 @@ impl ErrorCode {
                 ("unsupported_media_type", 415, "Unsupported media type", "Send the documented content type.")
             }
             Self::ServiceUnavailable => ("service_unavailable", 503, "Service unavailable", "Retry later."),
+            Self::InvalidPayload => (
+                "invalid_payload",
+                422,
+                "Unreadable payload",
+                "The scanned data is not in a supported format; see `errors`.",
+            ),
             Self::ResyncRequired => (
                 "resync_required",
                 410,

@@ -15,6 +15,7 @@ pub mod entities;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod medications;
 pub mod observations;
 pub mod openapi;
 pub mod orgs;

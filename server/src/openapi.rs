@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
-use crate::{accounts, consent, devices, health, observations, orgs, sync};
+use crate::{accounts, consent, devices, health, medications, observations, orgs, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use crate::{accounts, consent, devices, health, observations, orgs, sync};
         (name = "observations", description = "Patient-entered health data from health apps"),
         (name = "consent", description = "Dependents, guardians, grants, invitations and the access log"),
         (name = "organizations", description = "Organizations of the network and their members"),
+        (name = "medications", description = "お薬手帳 QR codes, dispensings, current medications, allergies and notes"),
         (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
     )
@@ -81,6 +82,15 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(consent::http::access_log)
                 .service(consent::http::create_transfer)
                 .service(consent::http::claim_transfer)
+                .service(consent::http::create_share_code)
+                .service(consent::http::redeem_share_code)
+                .service(medications::http::scan)
+                .service(medications::http::current)
+                .service(medications::http::export)
+                .service(medications::http::list)
+                .service(medications::http::get_one)
+                .service(medications::http::remove)
+                .service(medications::http::facts)
                 .service(orgs::http::create)
                 .service(orgs::http::list)
                 .service(orgs::http::get_one)

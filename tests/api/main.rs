@@ -8,6 +8,7 @@ mod consent;
 mod contract;
 mod devices;
 mod matrix;
+mod medications;
 mod migrations;
 mod observations;
 mod operations;

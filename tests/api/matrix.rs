@@ -36,7 +36,24 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
     const VITALS_READ: [u16; 11] = [200, 200, 200, 403, 404, 404, 200, 404, 403, 404, 401];
     const VITALS_WRITE_200: [u16; 11] = [200, 200, 403, 403, 404, 404, 403, 404, 403, 404, 401];
     const VITALS_DELETE: [u16; 11] = [204, 204, 403, 403, 404, 404, 403, 404, 403, 404, 401];
+    // Medications: the pharmacist's grant covers them; family and nurse grants here do not.
+    const MEDS_READ: [u16; 11] = [200, 200, 403, 403, 404, 404, 403, 404, 200, 404, 401];
     BTreeMap::from([
+        (
+            "POST /v1/persons/{personId}/medications/qr",
+            [201, 201, 403, 403, 404, 404, 403, 404, 201, 404, 401],
+        ),
+        ("GET /v1/persons/{personId}/medications/current", MEDS_READ),
+        ("GET /v1/persons/{personId}/medications/jahis", MEDS_READ),
+        ("GET /v1/persons/{personId}/dispensings", MEDS_READ),
+        ("GET /v1/persons/{personId}/dispensings/{dispensingId}", MEDS_READ),
+        (
+            "DELETE /v1/persons/{personId}/dispensings/{dispensingId}",
+            [204, 204, 403, 403, 404, 404, 403, 404, 204, 404, 401],
+        ),
+        // Facts span allergies, conditions, medications and notes: the notes grant reads its part.
+        ("GET /v1/persons/{personId}/facts", [200, 200, 403, 200, 404, 404, 403, 404, 200, 404, 401]),
+        ("POST /v1/persons/{personId}/share-codes", MANAGE_CREATE),
         ("GET /v1/persons/{personId}", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("POST /v1/persons/{personId}/grants", MANAGE_CREATE),
         ("GET /v1/persons/{personId}/grants", MANAGE_READ),
@@ -146,6 +163,19 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
             path = path.replace("{grantId}", g["grantId"].as_str().unwrap());
             None
         }
+        (_, t) if t.contains("{dispensingId}") => {
+            // Scanning the same receipt again restores it if a previous row deleted it.
+            let (status, r) = app
+                .post_json(
+                    &format!("/v1/persons/{p}/medications/qr"),
+                    owner,
+                    &json!({"parts": [{"text": crate::medications::text("tc07_spec24_example01.csv")}]}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{r}");
+            path = path.replace("{dispensingId}", r["dispensings"][0]["id"].as_str().unwrap());
+            None
+        }
         (_, t) if t.contains("{observationId}") => {
             // A distinct moment each time, or it would be the same sample again.
             static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -178,6 +208,12 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
         ),
         ("POST", t) if t.ends_with("/invitations") => {
             Some(json!({"categories": ["vitals"], "access": "read", "purpose": "family"}))
+        }
+        ("POST", t) if t.ends_with("/medications/qr") => {
+            Some(json!({"parts": [{"text": crate::medications::text("tc07_spec24_example01.csv")}]}))
+        }
+        ("POST", t) if t.ends_with("/share-codes") => {
+            Some(json!({"categories": ["medications"], "access": "read"}))
         }
         ("POST", t) if t.ends_with("/observations/batch") => {
             Some(json!({"observations": [bp("2026-01-06T07:00:00+09:00")]}))

@@ -1,6 +1,7 @@
 //! JAHIS e-medication-handbook QR codes (電子版お薬手帳データフォーマット, JAHISTC01–08):
-//! raw scanned bytes in, a typed [`MedicationHandbook`] out. Owns decoding, both ways of
-//! splitting a payload over several QR codes, and the per-dispensing de-duplication key.
+//! raw scanned bytes in, a typed [`MedicationHandbook`] out, and back out as JAHISTC08
+//! ([`write`], [`write_sjis`], [`write_split`]). Owns decoding, both ways of splitting a payload
+//! over several QR codes, and the per-dispensing de-duplication key.
 //!
 //! ```
 //! use phr_formats::jahis::{self, Part};
@@ -23,6 +24,7 @@ mod fingerprint;
 mod model;
 mod records;
 mod text;
+mod write;
 
 pub use assemble::{Part, StructuredAppend, structured_append_parity};
 pub use date::parse_date;
@@ -34,6 +36,7 @@ pub use model::{
     ProviderNoteKind, RecordCreator, Rp, ScoreTable, Sex, Usage, UsageCodeType,
 };
 pub use text::decode;
+pub use write::{WriteError, write, write_sjis, write_split};
 
 /// The newest version this parser knows the layout of (`JAHISTC08`, spec Ver.2.5/2.6). Later
 /// two-digit versions are read with its layout and flagged

@@ -107,18 +107,21 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 /// Maps the characters a JIS-mapping converter produces to what a CP932 decoder produces for
 /// the same Shift_JIS bytes (0x8160 〜/～, 0x8161 ‖/∥, 0x817C −/－, 0x815C —/―, ¢ £ ¬).
 fn unify(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{301C}' => '\u{FF5E}',
-            '\u{2016}' => '\u{2225}',
-            '\u{2212}' => '\u{FF0D}',
-            '\u{2014}' => '\u{2015}',
-            '\u{00A2}' => '\u{FFE0}',
-            '\u{00A3}' => '\u{FFE1}',
-            '\u{00AC}' => '\u{FFE2}',
-            other => other,
-        })
-        .collect()
+    text.chars().map(unify_char).collect()
+}
+
+/// [`unify`] for one character; the writer applies it too, so what it writes reads back unchanged.
+pub(crate) fn unify_char(c: char) -> char {
+    match c {
+        '\u{301C}' => '\u{FF5E}',
+        '\u{2016}' => '\u{2225}',
+        '\u{2212}' => '\u{FF0D}',
+        '\u{2014}' => '\u{2015}',
+        '\u{00A2}' => '\u{FFE0}',
+        '\u{00A3}' => '\u{FFE1}',
+        '\u{00AC}' => '\u{FFE2}',
+        other => other,
+    }
 }
 
 /// One physical line of a payload.

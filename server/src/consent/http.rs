@@ -722,3 +722,90 @@ pub async fn claim_transfer(
         purposes: vec![],
     }))
 }
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShareCodeRequest {
+    /// Only staff of this organization may redeem it.
+    pub org_id: Option<Uuid>,
+    pub categories: Vec<Category>,
+    pub access: AccessLevel,
+    /// How long the code, and the grant it gives, last (default 60, at most 1440).
+    pub ttl_minutes: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareCodeCreated {
+    pub share_code_id: Uuid,
+    /// Show it as a QR code or read it out at the counter.
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Create a counter share code
+///
+/// For the pharmacy counter or a clinic's desk: whoever on the staff redeems
+/// it gets their organization a grant that ends with the code's time.
+#[utoipa::path(
+    tag = "consent",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    request_body = ShareCodeRequest,
+    responses(
+        (status = 201, description = "Share code", body = ShareCodeCreated),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person and guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Invalid field", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/persons/{personId}/share-codes")]
+pub async fn create_share_code(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: Json<ShareCodeRequest>,
+) -> ApiResult<HttpResponse> {
+    let access =
+        authorize(&state.db, &caller, path.into_inner(), Action::Write, Scope::Manage, "share-codes").await?;
+    let b = body.0;
+    let c = service::create_share_code(
+        &state.db,
+        &access,
+        b.org_id,
+        b.categories.into_iter().collect(),
+        b.access,
+        b.ttl_minutes.unwrap_or(60),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ShareCodeCreated {
+        share_code_id: c.id,
+        code: c.code,
+        expires_at: c.expires_at,
+    }))
+}
+
+/// Redeem a share code
+///
+/// By staff of an organization: the organization gets the code's grant.
+#[utoipa::path(
+    tag = "consent",
+    request_body = AcceptRequest,
+    responses(
+        (status = 201, description = "The organization's grant", body = GrantView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not staff of a fitting organization", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unknown, used or expired code", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/share-codes/redeem")]
+pub async fn redeem_share_code(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<AcceptRequest>,
+) -> ApiResult<HttpResponse> {
+    let g = service::redeem_share_code(&state.db, &caller, &body.code).await?;
+    Ok(HttpResponse::Created().json(GrantView::from(g)))
+}

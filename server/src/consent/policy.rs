@@ -232,3 +232,18 @@ pub async fn authorize(
     .await?;
     Ok(base(categories))
 }
+
+/// The organization through which the caller reaches `category` on the
+/// person's record, if any (for "added by which pharmacy").
+pub async fn acting_org(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    person_id: Uuid,
+    category: Category,
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(reaching_grants(db, caller.account_id, Some(person_id))
+        .await?
+        .into_iter()
+        .find(|(_, r)| r.org_id.is_some() && r.categories.contains(&category))
+        .and_then(|(_, r)| r.org_id))
+}

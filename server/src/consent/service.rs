@@ -15,7 +15,7 @@ use super::store;
 use crate::auth::Caller;
 use crate::category::Category;
 use crate::db::begin_write;
-use crate::entities::{account, grant, invitation, organization, person, transfer};
+use crate::entities::{account, grant, invitation, organization, person, share_code, transfer};
 use crate::error::{ApiError, ErrorCode, FieldError};
 
 pub const INVITATION_DAYS: i64 = 7;
@@ -481,4 +481,178 @@ pub async fn claim_transfer(
     txn.commit().await?;
     tracing::info!(person.id = %p.id, account.id = %caller.account_id, "record handed over to its person");
     Ok(p)
+}
+
+pub struct NewShareCode {
+    pub id: Uuid,
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A counter share code: the patient shows it (as a QR), a member of an
+/// organisation redeems it, and the organisation holds a grant until the
+/// code's time runs out. Both steps are written to the access log.
+pub async fn create_share_code(
+    db: &DatabaseConnection,
+    access: &Access,
+    org_id: Option<Uuid>,
+    categories: BTreeSet<Category>,
+    level: AccessLevel,
+    ttl_minutes: i64,
+) -> Result<NewShareCode, ApiError> {
+    let mut errors = Vec::new();
+    if categories.is_empty() {
+        errors.push(FieldError::new("categories", "must name at least one category"));
+    }
+    if !(1..=24 * 60).contains(&ttl_minutes) {
+        errors.push(FieldError::new("ttlMinutes", "must be between 1 and 1440"));
+    }
+    if let Some(o) = org_id
+        && organization::Entity::find_by_id(o).one(db).await?.is_none()
+    {
+        errors.push(FieldError::new("orgId", "no such organization"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let now = Utc::now();
+    let code = new_code();
+    let id = Uuid::now_v7();
+    let expires_at = now + Duration::minutes(ttl_minutes);
+    let txn = begin_write(db).await?;
+    share_code::ActiveModel::from(share_code::Model {
+        id,
+        person_id: access.person_id,
+        code_hash: code_hash(&code),
+        org_id,
+        categories: categories_to_csv(&categories),
+        access: level.as_str().to_owned(),
+        ttl_minutes: ttl_minutes as i32,
+        created_by: access.account_id,
+        created_at: now,
+        expires_at,
+        redeemed_at: None,
+        redeemed_by: None,
+        grant_id: None,
+    })
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    super::audit::append(
+        db,
+        super::audit::NewEntry {
+            person_id: access.person_id,
+            actor_account_id: Some(access.account_id),
+            actor_org_id: org_id,
+            action: "share",
+            resource: "share-codes",
+            categories: &categories,
+            purpose: None,
+        },
+    )
+    .await?;
+    Ok(NewShareCode { id, code, expires_at })
+}
+
+fn purpose_for(kind: &str) -> Purpose {
+    match kind.parse::<OrgKind>() {
+        Ok(OrgKind::Pharmacy) => Purpose::Pharmacy,
+        Ok(OrgKind::Municipality) => Purpose::PublicHealth,
+        _ => Purpose::Treatment,
+    }
+}
+
+/// A member redeems a share code: their organisation gets the grant.
+pub async fn redeem_share_code(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    code: &str,
+) -> Result<grant::Model, ApiError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let invalid = || ApiError::field("code", "is not a valid share code, or it was used or has expired");
+    let now = Utc::now();
+    let sc = share_code::Entity::find()
+        .filter(share_code::Column::CodeHash.eq(code_hash(code)))
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    if sc.redeemed_at.is_some() || sc.expires_at <= now {
+        return Err(invalid());
+    }
+    // The organisation the redeemer acts for, with a role fitting its purpose.
+    let memberships = crate::orgs::store::memberships(db, caller.account_id).await?;
+    let mut candidates = Vec::new();
+    for m in &memberships {
+        if sc.org_id.is_some_and(|o| o != m.org_id)
+            || candidates.iter().any(|(o, _): &(Uuid, Purpose)| *o == m.org_id)
+        {
+            continue;
+        }
+        let Some(org) = organization::Entity::find_by_id(m.org_id).one(db).await? else { continue };
+        let purpose = purpose_for(&org.kind);
+        if m.role.parse::<super::model::OrgRole>().is_ok_and(|r| purpose.acting_roles().contains(&r)) {
+            candidates.push((org.id, purpose));
+        }
+    }
+    let (org_id, purpose) = match candidates.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "Share codes are redeemed by staff of the organization they are meant for.",
+            ));
+        }
+        _ => {
+            return Err(ApiError::field(
+                "code",
+                "you act for several organizations; ask for a code that names one",
+            ));
+        }
+    };
+    let txn = begin_write(db).await?;
+    let g = store::insert_grant(
+        &txn,
+        grant::Model {
+            id: Uuid::now_v7(),
+            person_id: sc.person_id,
+            grantee_account_id: None,
+            grantee_org_id: Some(org_id),
+            categories: sc.categories.clone(),
+            access: sc.access.clone(),
+            purpose: purpose.as_str().to_owned(),
+            starts_at: None,
+            expires_at: Some(sc.expires_at),
+            revoked_at: None,
+            created_by: sc.created_by,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    let res = share_code::Entity::update_many()
+        .col_expr(share_code::Column::RedeemedAt, sea_orm::sea_query::Expr::value(now))
+        .col_expr(share_code::Column::RedeemedBy, sea_orm::sea_query::Expr::value(caller.account_id))
+        .col_expr(share_code::Column::GrantId, sea_orm::sea_query::Expr::value(g.id))
+        .filter(share_code::Column::Id.eq(sc.id))
+        .filter(share_code::Column::RedeemedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(invalid());
+    }
+    txn.commit().await?;
+    super::audit::append(
+        db,
+        super::audit::NewEntry {
+            person_id: sc.person_id,
+            actor_account_id: Some(caller.account_id),
+            actor_org_id: Some(org_id),
+            action: "share",
+            resource: "share-codes/redeem",
+            categories: &categories_from_csv(&sc.categories),
+            purpose: Some(purpose.as_str()),
+        },
+    )
+    .await?;
+    Ok(g)
 }

@@ -3,13 +3,17 @@
 pub mod access_log;
 pub mod account;
 pub mod device;
+pub mod dispensing;
 pub mod grant;
 pub mod guardian;
+pub mod health_fact;
 pub mod invitation;
 pub mod observation;
 pub mod org_member;
 pub mod organization;
 pub mod person;
+pub mod qr_scan;
 pub mod refresh_token;
+pub mod share_code;
 pub mod sync_mutation;
 pub mod transfer;

@@ -28,7 +28,8 @@ pub struct Change {
     pub id: Uuid,
     pub version: i32,
     pub deleted: bool,
-    pub data: Option<serde_json::Value>,
+    /// Serialized once, straight into the response.
+    pub data: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// Fetches up to `limit` changes of one type for one person after `after`,
@@ -49,7 +50,51 @@ pub struct SyncType {
     pub fetch: Fetch,
 }
 
-pub static TYPES: &[SyncType] = &[SyncType { name: "observation", fetch: fetch_observations }];
+pub static TYPES: &[SyncType] = &[
+    SyncType { name: "observation", fetch: fetch_observations },
+    SyncType { name: "dispensing", fetch: fetch_dispensings },
+];
+
+fn fetch_dispensings<'a>(
+    db: &'a DatabaseConnection,
+    person_id: Uuid,
+    categories: &'a [Category],
+    after: i64,
+    limit: u64,
+    live_only: bool,
+) -> BoxFuture<'a, Result<Vec<Change>, DbErr>> {
+    Box::pin(async move {
+        use crate::entities::dispensing::{Column as C, Entity};
+        if !categories.contains(&Category::Medications) {
+            return Ok(vec![]);
+        }
+        let mut q = Entity::find().filter(C::PersonId.eq(person_id)).filter(C::ChangeSeq.gt(after));
+        if live_only {
+            q = q.filter(C::DeletedAt.is_null());
+        }
+        let rows = q.order_by_asc(C::ChangeSeq).limit(limit).all(db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let deleted = r.deleted_at.is_some();
+                let (seq, id, version) = (r.change_seq, r.id, r.version);
+                Change {
+                    person_id,
+                    seq,
+                    type_name: "dispensing",
+                    id,
+                    version,
+                    deleted,
+                    data: if deleted {
+                        None
+                    } else {
+                        serde_json::value::to_raw_value(&crate::medications::http::view(r, false)).ok()
+                    },
+                }
+            })
+            .collect())
+    })
+}
 
 fn fetch_observations<'a>(
     db: &'a DatabaseConnection,
@@ -80,8 +125,11 @@ fn fetch_observations<'a>(
                     id: r.id,
                     version: r.version,
                     deleted,
-                    data: (!deleted)
-                        .then(|| serde_json::to_value(Observation::from_row(r)).unwrap_or_default()),
+                    data: if deleted {
+                        None
+                    } else {
+                        serde_json::value::to_raw_value(&Observation::from_row(r)).ok()
+                    },
                 }
             })
             .collect())

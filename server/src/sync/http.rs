@@ -44,7 +44,8 @@ pub struct ChangeOut {
     pub deleted: bool,
     /// The record exactly as its own endpoint returns it; absent on tombstones.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Box<serde_json::value::RawValue>>,
 }
 
 impl From<Change> for ChangeOut {
