@@ -182,32 +182,7 @@ async fn plain_insert(db: &sea_orm::DatabaseConnection, rows: &[observation::Mod
             let mut stmt = Query::insert();
             stmt.into_table(Entity).columns(Column::iter());
             for r in chunk {
-                stmt.values_panic([
-                    r.id.into(),
-                    r.person_id.into(),
-                    r.kind.clone().into(),
-                    r.category.clone().into(),
-                    r.value0.into(),
-                    r.value1.into(),
-                    r.value2.into(),
-                    r.code.clone().into(),
-                    r.text.clone().into(),
-                    r.original.clone().into(),
-                    r.start_ms.into(),
-                    r.end_ms.into(),
-                    r.utc_offset_s.into(),
-                    r.source_app.clone().into(),
-                    r.source_device.clone().into(),
-                    r.source_method.clone().into(),
-                    r.note.clone().into(),
-                    r.content_hash.clone().into(),
-                    r.dedup_key.clone().into(),
-                    r.version.into(),
-                    r.created_at.into(),
-                    r.updated_at.into(),
-                    r.deleted_at.into(),
-                    r.change_seq.into(),
-                ]);
+                stmt.values_panic(phr::observations::store::values_of(r));
             }
             txn.execute(&stmt).await.unwrap();
         }

@@ -478,3 +478,70 @@ async fn a_dependent_claims_their_record_with_their_own_account(app: TestApp) {
     let (status, _) = app.post_json("/v1/transfers/claim", Some(&hana), &json!({"code": t["code"]})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "single use");
 }
+
+mod review {
+    use super::*;
+
+    both_databases!(
+        codes_stop_working_when_their_creator_loses_control,
+        an_org_admin_cannot_make_themselves_a_nurse
+    );
+
+    async fn codes_stop_working_when_their_creator_loses_control(app: TestApp) {
+        let (mother, _, _) = app.user("mother@example.jp").await;
+        let (_, child) = app
+            .post_json(
+                "/v1/persons",
+                Some(&mother),
+                &json!({"displayName": "はな", "birthDate": "2008-04-01"}),
+            )
+            .await;
+        let child_id = child["personId"].as_str().unwrap().to_owned();
+        let (_, inv) = app
+            .post_json(
+                &format!("/v1/persons/{child_id}/invitations"),
+                Some(&mother),
+                &json!({"categories": ["vitals"], "access": "read", "purpose": "family"}),
+            )
+            .await;
+        let (_, t) = app.post(&format!("/v1/persons/{child_id}/transfer"), Some(&mother)).await;
+        let (hana, _, _) = app.user("hana@example.jp").await;
+        let (status, _) =
+            app.post_json("/v1/transfers/claim", Some(&hana), &json!({"code": t["code"]})).await;
+        assert_eq!(status, StatusCode::OK);
+        // The former guardian's old invitation no longer opens the record.
+        let (status, body) =
+            app.post_json("/v1/invitations/accept", Some(&mother), &json!({"code": inv["code"]})).await;
+        assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(
+            app.get(&format!("/v1/persons/{child_id}/observations"), Some(&mother)).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    async fn an_org_admin_cannot_make_themselves_a_nurse(app: TestApp) {
+        let admin = admin(&app).await;
+        let (org, boss, boss_account) =
+            org_with_member(&app, &admin, "municipality", "利根町", "boss@tone.example.jp", "admin").await;
+        let (status, body) = app
+            .post_json(
+                &format!("/v1/orgs/{org}/members"),
+                Some(&boss),
+                &json!({"accountId": boss_account, "role": "nurse"}),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+        let (_, nurse_account) = {
+            let u = app.user("n@tone.example.jp").await;
+            (u.0, u.1)
+        };
+        let (status, _) = app
+            .post_json(
+                &format!("/v1/orgs/{org}/members"),
+                Some(&boss),
+                &json!({"accountId": nurse_account, "role": "nurse"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "another account is fine");
+    }
+}

@@ -272,3 +272,32 @@ async fn a_deleted_dispensing_comes_back_when_scanned_again(app: TestApp) {
         StatusCode::OK
     );
 }
+
+mod review {
+    use super::*;
+
+    both_databases!(a_medications_only_grant_adds_no_allergies);
+
+    async fn a_medications_only_grant_adds_no_allergies(app: TestApp) {
+        let admin = admin(&app).await;
+        let (patient, _, person) = app.user("patient@example.jp").await;
+        let (pharmacy, pharmacist, _) =
+            org_with_member(&app, &admin, "pharmacy", "薬局", "rx@example.jp", "pharmacist").await;
+        crate::consent::grant(
+            &app,
+            &patient,
+            &person,
+            json!({"orgId": pharmacy}),
+            &["medications"],
+            "write",
+            "pharmacy",
+        )
+        .await;
+        let (status, r) =
+            scan(&app, &pharmacist, &person, json!({"parts": [{"text": text("tc07_spec24_example07.csv")}]}))
+                .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        let (_, facts) = app.get(&format!("/v1/persons/{person}/facts"), Some(&patient)).await;
+        assert!(facts["items"].as_array().unwrap().iter().all(|f| f["category"] == "medications"), "{facts}");
+    }
+}

@@ -382,3 +382,33 @@ async fn two_writers_and_a_reader_converge(app: TestApp) {
     assert_eq!(local.len(), server.len());
     assert_eq!(local, server, "the reader converged on the server's state");
 }
+
+mod review {
+    use super::*;
+
+    both_databases!(a_conflict_never_shows_a_category_the_pusher_cannot_read);
+
+    async fn a_conflict_never_shows_a_category_the_pusher_cannot_read(app: TestApp) {
+        let (father, _, person) = app.user("father@example.jp").await;
+        let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+        grant(&app, &father, &person, json!({"accountId": daughter_account}), &["vitals"], "write", "family")
+            .await;
+        let glucose = json!({"id": Uuid::new_v4(), "kind": "blood_glucose", "value": 180, "unit": "mg/dL",
+                             "effectiveAt": "2026-01-06T07:00:00+09:00", "source": {"method": "device"}});
+        upload(&app, &father, &person, vec![glucose.clone()]).await;
+        let dev = device(&app, &daughter).await;
+        let (status, r) = app
+            .post_json("/v1/sync/push", Some(&daughter), &json!({"deviceId": dev, "mutations": [
+                {"mutationId": "x1", "op": "delete", "type": "observation", "personId": person, "id": glucose["id"], "baseVersion": 9},
+                {"mutationId": "x2", "op": "delete", "type": "observation", "personId": person, "id": glucose["id"]},
+                {"mutationId": "x3", "op": "upsert", "type": "observation", "personId": person, "id": Uuid::new_v4(),
+                 "data": weight(9, 61.0)}]}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "one refused mutation does not sink the push: {r}");
+        assert_eq!(r["results"][0]["status"], "conflict");
+        assert!(r["results"][0].get("current").is_none(), "no labs data for a vitals grantee: {r}");
+        assert_eq!(r["results"][1]["status"], "rejected");
+        assert_eq!(r["results"][2]["status"], "rejected", "the upsert's id does not match its data");
+        assert_eq!(server_state(&app, &father, &person).await.len(), 1, "the glucose reading is still there");
+    }
+}

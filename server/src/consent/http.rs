@@ -310,6 +310,22 @@ pub struct PersonView {
     pub purposes: Vec<Purpose>,
 }
 
+impl PersonView {
+    /// A record the caller controls (own or as guardian): every category, both ways.
+    fn controlled(p: crate::entities::person::Model, relationship: &str) -> Self {
+        PersonView {
+            person_id: p.id,
+            display_name: p.display_name,
+            birth_date: p.birth_date,
+            sex: p.sex,
+            relationship: relationship.into(),
+            read: Category::ALL.to_vec(),
+            write: Category::ALL.to_vec(),
+            purposes: vec![],
+        }
+    }
+}
+
 /// Add a dependent
 ///
 /// A person without an account of their own (a child, a parent in care),
@@ -350,17 +366,7 @@ pub async fn create_dependent(
         Dependent { display_name: b.display_name.trim().to_owned(), birth_date: b.birth_date, sex: b.sex },
     )
     .await?;
-    let all: Vec<Category> = Category::ALL.to_vec();
-    Ok(HttpResponse::Created().json(PersonView {
-        person_id: p.id,
-        display_name: p.display_name,
-        birth_date: p.birth_date,
-        sex: p.sex,
-        relationship: "guardian".into(),
-        read: all.clone(),
-        write: all,
-        purposes: vec![],
-    }))
+    Ok(HttpResponse::Created().json(PersonView::controlled(p, "guardian")))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -710,17 +716,7 @@ pub async fn claim_transfer(
     body: Json<AcceptRequest>,
 ) -> ApiResult<web::Json<PersonView>> {
     let p = service::claim_transfer(&state.db, &caller, &body.code).await?;
-    let all: Vec<Category> = Category::ALL.to_vec();
-    Ok(web::Json(PersonView {
-        person_id: p.id,
-        display_name: p.display_name,
-        birth_date: p.birth_date,
-        sex: p.sex,
-        relationship: "self".into(),
-        read: all.clone(),
-        write: all,
-        purposes: vec![],
-    }))
+    Ok(web::Json(PersonView::controlled(p, "self")))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

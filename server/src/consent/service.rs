@@ -216,7 +216,10 @@ pub async fn accept_invitation(
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let inv = store::find_invitation(&txn, &code_hash(code)).await?.ok_or_else(invalid)?;
-    if inv.accepted_at.is_some() || inv.expires_at <= now {
+    if inv.accepted_at.is_some()
+        || inv.expires_at <= now
+        || !still_controls(&txn, inv.created_by, inv.person_id).await?
+    {
         return Err(invalid());
     }
     let me = account::Entity::find_by_id(caller.account_id)
@@ -387,6 +390,18 @@ pub async fn reachable(db: &impl ConnectionTrait, caller: &Caller) -> Result<Vec
     Ok(out.into_values().collect())
 }
 
+/// Whether `account_id` still controls the person's record (own or guardian):
+/// codes a former guardian created stop working when guardianship ends.
+async fn still_controls(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    person_id: Uuid,
+) -> Result<bool, ApiError> {
+    let own =
+        account::Entity::find_by_id(account_id).one(db).await?.is_some_and(|a| a.person_id == person_id);
+    Ok(own || crate::entities::guardian::Entity::find_by_id((person_id, account_id)).one(db).await?.is_some())
+}
+
 pub fn categories_of(g: &grant::Model) -> Vec<Category> {
     categories_from_csv(&g.categories).into_iter().collect()
 }
@@ -438,7 +453,10 @@ pub async fn claim_transfer(
         .one(&txn)
         .await?
         .ok_or_else(invalid)?;
-    if t.claimed_at.is_some() || t.expires_at <= now {
+    if t.claimed_at.is_some()
+        || t.expires_at <= now
+        || !still_controls(&txn, t.created_by, t.person_id).await?
+    {
         return Err(invalid());
     }
     if crate::accounts::store::find_by_person(&txn, t.person_id).await?.is_some() {
@@ -454,7 +472,17 @@ pub async fn claim_transfer(
         .count(&txn)
         .await?
         > 0
-        || grant::Entity::find().filter(grant::Column::PersonId.eq(old)).count(&txn).await? > 0;
+        || grant::Entity::find().filter(grant::Column::PersonId.eq(old)).count(&txn).await? > 0
+        || crate::entities::dispensing::Entity::find()
+            .filter(crate::entities::dispensing::Column::PersonId.eq(old))
+            .count(&txn)
+            .await?
+            > 0
+        || crate::entities::health_fact::Entity::find()
+            .filter(crate::entities::health_fact::Column::PersonId.eq(old))
+            .count(&txn)
+            .await?
+            > 0;
     if holds_data {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -576,7 +604,10 @@ pub async fn redeem_share_code(
         .one(db)
         .await?
         .ok_or_else(invalid)?;
-    if sc.redeemed_at.is_some() || sc.expires_at <= now {
+    if sc.redeemed_at.is_some()
+        || sc.expires_at <= now
+        || !still_controls(db, sc.created_by, sc.person_id).await?
+    {
         return Err(invalid());
     }
     // The organisation the redeemer acts for, with a role fitting its purpose.

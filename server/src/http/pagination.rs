@@ -22,13 +22,18 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// A page size from `?limit=`: 50 when absent, 1 to 500 otherwise.
+pub fn page_limit(limit: Option<u64>) -> Result<u64, crate::error::FieldError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(crate::error::FieldError::new("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+    }
+}
+
 impl ListQuery {
     pub fn limit(&self) -> Result<u64, ApiError> {
-        match self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::field("limit", format!("must be between 1 and {MAX_LIMIT}"))),
-        }
+        page_limit(self.limit).map_err(|e| ApiError::validation(vec![e]))
     }
 
     pub fn cursor<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {

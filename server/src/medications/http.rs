@@ -21,6 +21,9 @@ use crate::startup::AppState;
 
 const PROBLEM: &str = "application/problem+json";
 const MEDS: Scope = Scope::One(Category::Medications);
+/// A scan writes dispensings (medications) and the facts the payload carries.
+const SCAN: Scope =
+    Scope::AnyOf(&[Category::Medications, Category::Allergies, Category::Conditions, Category::Notes]);
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -109,7 +112,8 @@ pub async fn scan(
     body: Json<QrRequest>,
 ) -> ApiResult<HttpResponse> {
     let access =
-        authorize(&state.db, &caller, path.into_inner(), Action::Write, MEDS, "medications/qr").await?;
+        authorize(&state.db, &caller, path.into_inner(), Action::Write, SCAN, "medications/qr").await?;
+    access.require(Category::Medications)?;
     let b = body.0;
     if b.parts.len() > 64 {
         return Err(ApiError::field("parts", "must hold at most 64 symbols"));
@@ -167,13 +171,7 @@ pub async fn list(
     path: web::Path<Uuid>,
     q: web::Query<DispensingParams>,
 ) -> ApiResult<web::Json<Page<DispensingView>>> {
-    let limit = match q.limit {
-        None => pagination::DEFAULT_LIMIT,
-        Some(n) if (1..=pagination::MAX_LIMIT).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::field("limit", format!("must be between 1 and {}", pagination::MAX_LIMIT)));
-        }
-    };
+    let limit = pagination::page_limit(q.limit).map_err(|e| ApiError::validation(vec![e]))?;
     let cursor: Option<(NaiveDate, Uuid)> = q.cursor.as_deref().map(Cursor::decode).transpose()?;
     let access = authorize(&state.db, &caller, path.into_inner(), Action::Read, MEDS, "dispensings").await?;
     let rows = service::list(&state.db, access.person_id, q.from, q.to, cursor, limit + 1).await?;

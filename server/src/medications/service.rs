@@ -113,7 +113,9 @@ pub async fn scan(
         let s = qr_scan::Entity::find_by_id(id)
             .one(db)
             .await?
-            .filter(|s| s.person_id == access.person_id && s.expires_at > now)
+            .filter(|s| {
+                s.person_id == access.person_id && s.created_by == access.account_id && s.expires_at > now
+            })
             .ok_or_else(|| ApiError::field("scanId", "no such unfinished scan (they are kept 24 hours)"))?;
         parts = serde_json::from_str(&s.parts).unwrap_or_default();
     }
@@ -121,6 +123,9 @@ pub async fn scan(
         if !parts.contains(&p) {
             parts.push(p);
         }
+    }
+    if parts.len() > 64 {
+        return Err(ApiError::field("parts", "a scan holds at most 64 symbols; start a new one"));
     }
     match parse(&parts)? {
         Ok(handbook) => {
@@ -300,6 +305,10 @@ async fn add_facts(
             facts.push(("notes", "patient_entry", e.text.clone()));
         }
     }
+    // Only what the caller may write: a medications-only grant adds no allergies.
+    facts.retain(|(category, _, _)| {
+        category.parse::<crate::category::Category>().is_ok_and(|c| access.categories.contains(&c))
+    });
     let now = Utc::now();
     for (category, kind, text) in facts {
         let text = text.trim().to_owned();

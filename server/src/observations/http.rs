@@ -154,14 +154,10 @@ pub async fn list(
         errors.push(e);
         None
     });
-    let limit = match q.limit {
-        None => pagination::DEFAULT_LIMIT,
-        Some(n) if (1..=pagination::MAX_LIMIT).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError::new("limit", format!("must be between 1 and {}", pagination::MAX_LIMIT)));
-            pagination::DEFAULT_LIMIT
-        }
-    };
+    let limit = pagination::page_limit(q.limit).unwrap_or_else(|e| {
+        errors.push(e);
+        pagination::DEFAULT_LIMIT
+    });
     let cursor = match q.cursor.as_deref().map(Cursor::decode::<(i64, Uuid)>).transpose() {
         Ok(c) => c,
         Err(_) => {

@@ -19,6 +19,36 @@ use crate::entities::observation::{self, Column, Entity};
 const INSERT_CHUNK: usize = 400;
 const LOOKUP_CHUNK: usize = 500;
 
+/// A row's column values in `Column::iter()` order, for multi-row INSERTs.
+pub fn values_of(r: &observation::Model) -> Vec<sea_orm::sea_query::SimpleExpr> {
+    vec![
+        r.id.into(),
+        r.person_id.into(),
+        r.kind.clone().into(),
+        r.category.clone().into(),
+        r.value0.into(),
+        r.value1.into(),
+        r.value2.into(),
+        r.code.clone().into(),
+        r.text.clone().into(),
+        r.original.clone().into(),
+        r.start_ms.into(),
+        r.end_ms.into(),
+        r.utc_offset_s.into(),
+        r.source_app.clone().into(),
+        r.source_device.clone().into(),
+        r.source_method.clone().into(),
+        r.note.clone().into(),
+        r.content_hash.clone().into(),
+        r.dedup_key.clone().into(),
+        r.version.into(),
+        r.created_at.into(),
+        r.updated_at.into(),
+        r.deleted_at.into(),
+        r.change_seq.into(),
+    ]
+}
+
 /// Inserts rows whose id and dedup key are both new; returns the ids inserted.
 /// Existing ones are skipped by the database (`ON CONFLICT DO NOTHING`), which
 /// also settles races between two phones uploading the same sample at once.
@@ -32,33 +62,7 @@ pub async fn insert_new<'a>(
         let mut stmt = Query::insert();
         stmt.into_table(Entity).columns(Column::iter());
         for r in chunk {
-            stmt.values([
-                r.id.into(),
-                r.person_id.into(),
-                r.kind.clone().into(),
-                r.category.clone().into(),
-                r.value0.into(),
-                r.value1.into(),
-                r.value2.into(),
-                r.code.clone().into(),
-                r.text.clone().into(),
-                r.original.clone().into(),
-                r.start_ms.into(),
-                r.end_ms.into(),
-                r.utc_offset_s.into(),
-                r.source_app.clone().into(),
-                r.source_device.clone().into(),
-                r.source_method.clone().into(),
-                r.note.clone().into(),
-                r.content_hash.clone().into(),
-                r.dedup_key.clone().into(),
-                r.version.into(),
-                r.created_at.into(),
-                r.updated_at.into(),
-                r.deleted_at.into(),
-                r.change_seq.into(),
-            ])
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
+            stmt.values(values_of(r)).map_err(|e| DbErr::Custom(e.to_string()))?;
         }
         stmt.on_conflict(OnConflict::new().do_nothing().to_owned()).returning_col(Column::Id);
         for row in db.query_all(&stmt).await? {

@@ -106,6 +106,10 @@ pub async fn add_member(
     role: OrgRole,
 ) -> Result<(), ApiError> {
     require_manager(db, caller, org_id).await?;
+    // An admin who could make themselves a nurse would read every record the org holds.
+    if account_id == caller.account_id && !is_system_admin(db, caller).await? {
+        return Err(ApiError::new(ErrorCode::Forbidden, "Another admin must give you a role."));
+    }
     if crate::accounts::store::find(db, account_id).await?.is_none() {
         return Err(ApiError::field("accountId", "no such account"));
     }

@@ -7,7 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{Duration, Utc};
 use futures_util::future::BoxFuture;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    AccessMode, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -35,7 +38,7 @@ pub struct Change {
 /// Fetches up to `limit` changes of one type for one person after `after`,
 /// in change order, filtered to `categories`. Live rows only when `live_only`.
 pub type Fetch = for<'a> fn(
-    &'a DatabaseConnection,
+    &'a DatabaseTransaction,
     Uuid,
     &'a [Category],
     i64,
@@ -56,7 +59,7 @@ pub static TYPES: &[SyncType] = &[
 ];
 
 fn fetch_dispensings<'a>(
-    db: &'a DatabaseConnection,
+    db: &'a DatabaseTransaction,
     person_id: Uuid,
     categories: &'a [Category],
     after: i64,
@@ -97,7 +100,7 @@ fn fetch_dispensings<'a>(
 }
 
 fn fetch_observations<'a>(
-    db: &'a DatabaseConnection,
+    db: &'a DatabaseTransaction,
     person_id: Uuid,
     categories: &'a [Category],
     after: i64,
@@ -183,14 +186,28 @@ pub async fn pull(
     limit: u64,
 ) -> Result<PullResult, ApiError> {
     let seen = decode(cursor)?;
-    let reach = reachable(db, caller).await?;
+    // One snapshot for the whole page: otherwise a change committed between
+    // two types' queries could be passed over by the cursor.
+    let txn = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_options(TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                ..Default::default()
+            })
+            .await?
+        }
+        // SQLite: a read transaction sees one snapshot of the WAL.
+        _ => db.begin().await?,
+    };
+    let reach = reachable(&txn, caller).await?;
     let now_reachable: BTreeMap<Uuid, (&BTreeSet<Category>, bool)> =
         reach.iter().map(|r| (r.person.id, (&r.read, r.relationship == "grantee"))).collect();
 
     // Cursors older than the tombstone window cannot be continued.
     let floors: BTreeMap<Uuid, i64> = person::Entity::find()
         .filter(person::Column::Id.is_in(reach.iter().map(|r| r.person.id)))
-        .all(db)
+        .all(&txn)
         .await?
         .into_iter()
         .map(|p| (p.id, p.sync_floor))
@@ -239,7 +256,7 @@ pub async fn pull(
         // Each type's next `remaining + 1` changes; merged in change order.
         let mut merged = Vec::new();
         for t in TYPES {
-            merged.extend((t.fetch)(db, *p, &cats, *start, remaining + 1, *start == 0).await?);
+            merged.extend((t.fetch)(&txn, *p, &cats, *start, remaining + 1, *start == 0).await?);
         }
         merged.sort_by_key(|c| c.seq);
         if merged.len() as u64 > remaining {
@@ -253,21 +270,27 @@ pub async fn pull(
         next.p.insert(*p, (last, mask(now_reachable[p].0)));
     }
 
-    // Reads through a grant are accesses like any other.
+    txn.commit().await?;
+
+    // Reads through a grant are accesses like any other, logged with the
+    // organisation and purpose of the grant that carries them.
     let mut per_person: BTreeMap<Uuid, usize> = BTreeMap::new();
     for c in &changes {
         *per_person.entry(c.person_id).or_default() += 1;
     }
     for p in per_person.keys() {
         if let Some((cats, true)) = now_reachable.get(p) {
+            let reach = crate::consent::policy::reaching_grants(db, caller.account_id, Some(*p)).await?;
+            let carrier =
+                reach.iter().map(|(_, r)| r).find(|r| r.categories.iter().any(|c| cats.contains(c)));
             let entry = NewEntry {
                 person_id: *p,
                 actor_account_id: Some(caller.account_id),
-                actor_org_id: None,
+                actor_org_id: carrier.and_then(|r| r.org_id),
                 action: "read",
                 resource: "sync",
                 categories: cats,
-                purpose: None,
+                purpose: carrier.map(|r| r.purpose.as_str()),
             };
             audit::append(db, entry).await?;
         }

@@ -81,6 +81,13 @@ fn rejected(m: &Mutation, path: &str, message: impl Into<String>) -> MutationRes
     MutationResult { errors: vec![FieldError::new(path, message)], ..result(m, MutationStatus::Rejected) }
 }
 
+/// The server copy for a conflict answer, only if the caller may read its category.
+fn visible(access: &crate::consent::Access, row: observation::Model) -> Option<Value> {
+    let readable = row.category.parse().is_ok_and(|c| access.categories.contains(&c));
+    (readable && row.deleted_at.is_none())
+        .then(|| serde_json::to_value(Observation::from_row(row)).unwrap_or_default())
+}
+
 async fn current(
     db: &DatabaseConnection,
     person_id: Uuid,
@@ -183,17 +190,21 @@ pub async fn push(
                         None => rejected(m, "id", "no such observation"),
                         Some(row) if m.base_version.is_some_and(|b| b != row.version) => MutationResult {
                             version: Some(row.version),
-                            current: (row.deleted_at.is_none()).then(|| {
-                                serde_json::to_value(Observation::from_row(row)).unwrap_or_default()
-                            }),
+                            current: visible(&access, row),
                             ..result(m, MutationStatus::Conflict)
                         },
-                        Some(_) => {
-                            obs::delete(db, &access, m.id).await?;
-                            touched.push(person_id);
-                            let version = current(db, person_id, m.id).await?.map(|r| r.version);
-                            MutationResult { version, ..result(m, MutationStatus::Applied) }
-                        }
+                        Some(_) => match obs::delete(db, &access, m.id).await {
+                            Ok(()) => {
+                                touched.push(person_id);
+                                let version = current(db, person_id, m.id).await?.map(|r| r.version);
+                                MutationResult { version, ..result(m, MutationStatus::Applied) }
+                            }
+                            // One refused mutation (a category not granted) does not sink the push.
+                            Err(e @ (ApiError::Problem { .. } | ApiError::Unauthorized { .. })) => {
+                                rejected(m, "id", e.to_problem().detail)
+                            }
+                            Err(e) => return Err(e),
+                        },
                     });
                 }
             }
@@ -212,11 +223,10 @@ pub async fn push(
                     }
                     ItemStatus::Conflict => {
                         let row = current(db, person_id, m.id).await?;
+                        let row = row.filter(|r| r.person_id == person_id);
                         MutationResult {
                             version: row.as_ref().map(|r| r.version),
-                            current: row
-                                .filter(|r| r.deleted_at.is_none() && r.person_id == person_id)
-                                .map(|r| serde_json::to_value(Observation::from_row(r)).unwrap_or_default()),
+                            current: row.and_then(|r| visible(&access, r)),
                             ..result(m, MutationStatus::Conflict)
                         }
                     }
@@ -237,10 +247,14 @@ pub async fn push(
         .zip(mutations)
         .map(|(r, m)| r.unwrap_or_else(|| rejected(m, "", "not processed")))
         .collect();
-    // Record what was newly decided, so a retry returns it unchanged.
+    // Record what was newly decided, so a retry returns it unchanged. Refusals
+    // for want of access are not recorded: the same mutation may pass once a
+    // grant starts.
     let now = Utc::now();
     for (r, m) in results.iter().zip(mutations) {
-        if recorded.contains_key(&m.mutation_id) {
+        let access_refusal =
+            r.status == MutationStatus::Rejected && r.errors.iter().any(|e| e.path == "personId");
+        if recorded.contains_key(&m.mutation_id) || access_refusal {
             continue;
         }
         let row = record::Model {
