@@ -10,6 +10,7 @@ mod m20261126_000003_create_sync;
 mod m20261126_000004_create_transfers;
 mod m20261126_000005_create_observation_rollups;
 mod m20261126_000006_create_medications;
+mod m20261126_000007_create_org_clients;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_transfers::Migration),
             Box::new(m20261126_000005_create_observation_rollups::Migration),
             Box::new(m20261126_000006_create_medications::Migration),
+            Box::new(m20261126_000007_create_org_clients::Migration),
         ]
     }
 }

@@ -97,6 +97,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(orgs::http::add_member)
                 .service(orgs::http::list_members)
                 .service(orgs::http::remove_member)
+                .service(orgs::http::create_client)
+                .service(orgs::http::list_clients)
+                .service(orgs::http::revoke_client)
                 .service(sync::http::changes)
                 .service(sync::http::push),
         );

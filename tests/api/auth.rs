@@ -108,7 +108,7 @@ async fn revoked_session_cannot_refresh(app: TestApp) {
 }
 
 async fn token_endpoint_speaks_rfc6749_errors(app: TestApp) {
-    let (status, body) = app.post_form("/v1/auth/token", &[("grant_type", "client_credentials")]).await;
+    let (status, body) = app.post_form("/v1/auth/token", &[("grant_type", "authorization_code")]).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
     let (status, body) =
         app.post_form("/v1/auth/token", &[("grant_type", "password"), ("username", "x@example.jp")]).await;
@@ -142,6 +142,7 @@ async fn protected_endpoints_require_a_valid_bearer_token(app: TestApp) {
             iat: now,
             exp: now + 600,
             sid: uuid::Uuid::new_v4().to_string(),
+            org: None,
         })
         .unwrap();
     let (status, _) = app.get("/v1/me", Some(&forged)).await;

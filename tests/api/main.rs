@@ -4,6 +4,7 @@
 
 mod accounts;
 mod auth;
+mod clients;
 mod consent;
 mod contract;
 mod devices;

@@ -73,10 +73,10 @@ pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -
         .json(RegisterResponse { account_id: account.id, person_id: account.person_id }))
 }
 
-/// `application/x-www-form-urlencoded` body of the token endpoint (RFC 6749 §4.3, §6).
+/// `application/x-www-form-urlencoded` body of the token endpoint (RFC 6749 §4.3, §4.4, §6).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// `password` or `refresh_token`.
+    /// `password`, `refresh_token` or `client_credentials`.
     pub grant_type: String,
     /// The account's email (password grant).
     pub username: Option<String>,
@@ -85,8 +85,10 @@ pub struct TokenRequest {
     pub refresh_token: Option<String>,
     /// Accepted and ignored: tokens carry the account's full API scope.
     pub scope: Option<String>,
-    /// Public clients may identify themselves; not authenticated.
+    /// Organization API clients (client_credentials): the client id, unless sent with HTTP Basic.
     pub client_id: Option<String>,
+    /// Organization API clients: the secret, unless sent with HTTP Basic.
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -96,8 +98,9 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Single use: each refresh returns a new one.
-    pub refresh_token: String,
+    /// Single use: each refresh returns a new one. Absent for client credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// RFC 6749 §5.2 error body.
@@ -133,6 +136,22 @@ impl ResponseError for OAuthFailure {
     }
 }
 
+/// `Authorization: Basic base64(client_id:client_secret)`, form-urlencoded parts decoded.
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    let unform = |s: &str| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}")).ok()?.pop().map(|(_, v)| v)
+    };
+    Some((unform(id)?, unform(secret)?))
+}
+
 /// Parses an RFC 6749 form body: each parameter at most once (§3.2).
 fn parse_form(
     req: &HttpRequest,
@@ -161,12 +180,16 @@ fn parse_form(
 /// OAuth 2.0 token endpoint (RFC 6749): `grant_type=password` with
 /// `username` and `password`, or `grant_type=refresh_token`. Refresh tokens
 /// rotate on every use; reusing a spent one revokes the whole session.
+/// Organization API clients use `grant_type=client_credentials` (HTTP Basic
+/// or `client_id`/`client_secret`); their tokens act for the organization and
+/// open no account endpoint.
 #[utoipa::path(
     tag = "auth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponse),
         (status = 400, description = "RFC 6749 §5.2 error (`invalid_grant`, `invalid_request`, `unsupported_grant_type`)", body = OAuthError),
+        (status = 401, description = "`invalid_client`: unknown or revoked client, or wrong secret", body = OAuthError),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
@@ -191,10 +214,42 @@ pub async fn token(
             let t = get("refresh_token").ok_or_else(|| missing("refresh_token"))?;
             service::refresh_grant(&state, t).await
         }
+        Some("client_credentials") => {
+            // RFC 6749 §2.3.1: HTTP Basic, or client_id and client_secret in the body.
+            let (id, secret) = match basic_credentials(&req) {
+                Some(pair) => pair,
+                None => (
+                    get("client_id").ok_or_else(|| missing("client_id"))?.to_owned(),
+                    get("client_secret").ok_or_else(|| missing("client_secret"))?.to_owned(),
+                ),
+            };
+            return match service::client_grant(&state, &id, secret).await {
+                Ok((access_token, expires_in)) => Ok(HttpResponse::Ok()
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .insert_header((header::PRAGMA, "no-cache"))
+                    .json(TokenResponse {
+                        access_token,
+                        token_type: "Bearer".into(),
+                        expires_in,
+                        refresh_token: None,
+                    })),
+                Err(GrantError::InvalidClient) => Ok(HttpResponse::Unauthorized()
+                    .insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="phr""#))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .json(OAuthError {
+                        error: "invalid_client".into(),
+                        error_description: Some(
+                            "The client is unknown, revoked, or the secret is wrong.".into(),
+                        ),
+                    })),
+                Err(GrantError::InvalidGrant(why)) => Err(OAuthFailure::new("invalid_grant", why).into()),
+                Err(GrantError::Api(e)) => Err(e.into()),
+            };
+        }
         Some(other) => {
             return Err(OAuthFailure::new(
                 "unsupported_grant_type",
-                format!("`{other}` is not supported; use password or refresh_token."),
+                format!("`{other}` is not supported; use password, refresh_token or client_credentials."),
             )
             .into());
         }
@@ -208,9 +263,12 @@ pub async fn token(
                 access_token: t.access_token,
                 token_type: "Bearer".into(),
                 expires_in: t.expires_in,
-                refresh_token: t.refresh_token,
+                refresh_token: Some(t.refresh_token),
             })),
         Err(GrantError::InvalidGrant(why)) => Err(OAuthFailure::new("invalid_grant", why).into()),
+        Err(GrantError::InvalidClient) => {
+            Err(OAuthFailure::new("invalid_client", "client authentication failed").into())
+        }
         Err(GrantError::Api(e)) => Err(e.into()),
     }
 }

@@ -108,6 +108,9 @@ pub struct Tokens {
 pub enum GrantError {
     #[error("invalid_grant")]
     InvalidGrant(&'static str),
+    /// Unknown client, wrong secret or revoked client (RFC 6749 §5.2 `invalid_client`).
+    #[error("invalid_client")]
+    InvalidClient,
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -181,12 +184,47 @@ async fn issue(
         iat: now.timestamp(),
         exp: now.timestamp() + ttl,
         sid: family_id.to_string(),
+        org: None,
     };
     let access_token = state.keys.sign(&claims).map_err(ApiError::Internal)?;
     let refresh_token = new_refresh_token();
     let expires = now + Duration::days(state.settings.refresh_token_ttl_days);
     store::insert_refresh_token(db, account_id, family_id, hash_token(&refresh_token), now, expires).await?;
     Ok(Tokens { access_token, expires_in: ttl, refresh_token })
+}
+
+/// Client-credentials grant (RFC 6749 §4.4) for an organization's API client:
+/// an access token acting for the organization, no refresh token.
+pub async fn client_grant(
+    state: &AppState,
+    client_id: &str,
+    secret: String,
+) -> Result<(String, i64), GrantError> {
+    use sea_orm::EntityTrait;
+    let bad = GrantError::InvalidClient;
+    let client = match Uuid::parse_str(client_id.trim()) {
+        Ok(id) => crate::entities::org_client::Entity::find_by_id(id).one(&state.db).await?,
+        Err(_) => None,
+    };
+    let stored = client.as_ref().filter(|c| c.revoked_at.is_none()).map(|c| c.secret_hash.clone());
+    let hasher = state.hasher.clone();
+    let ok = tokio::task::spawn_blocking(move || hasher.verify(&secret, stored.as_deref()))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let Some(client) = client.filter(|_| ok) else { return Err(bad) };
+    let now = Utc::now();
+    let ttl = state.settings.access_token_ttl;
+    let claims = AccessClaims {
+        iss: state.keys.issuer().to_owned(),
+        sub: client.id.to_string(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + ttl,
+        sid: client.id.to_string(),
+        org: Some(client.org_id.to_string()),
+    };
+    let token = state.keys.sign(&claims).map_err(ApiError::Internal)?;
+    tracing::info!(client.id = %client.id, org.id = %client.org_id, "client token issued");
+    Ok((token, ttl))
 }
 
 /// RFC 7009: revoking a refresh token ends its whole sign-in session. Unknown

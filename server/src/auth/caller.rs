@@ -42,6 +42,10 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
     let claims = state.keys.verify(token.trim()).ok_or(ApiError::Unauthorized { invalid: true })?;
+    // An organization client's token is not a person's: it opens no account endpoint.
+    if claims.org.is_some() {
+        return Err(ApiError::Unauthorized { invalid: true });
+    }
     let account_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized { invalid: true })?;
     let session_id = Uuid::parse_str(&claims.sid).map_err(|_| ApiError::Unauthorized { invalid: true })?;
     Ok(Caller { account_id, session_id })

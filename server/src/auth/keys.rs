@@ -28,6 +28,10 @@ pub struct AccessClaims {
     pub exp: i64,
     /// The sign-in session (refresh-token family) this token came from.
     pub sid: String,
+    /// Set on an organization API client's token (client-credentials grant):
+    /// `sub` is then the client id and the token acts for this organization only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
 }
 
 struct Key {
@@ -156,7 +160,14 @@ mod tests {
 
     fn claims(exp_in: i64) -> AccessClaims {
         let now = chrono::Utc::now().timestamp();
-        AccessClaims { iss: "phr".into(), sub: "a".into(), iat: now, exp: now + exp_in, sid: "s".into() }
+        AccessClaims {
+            iss: "phr".into(),
+            sub: "a".into(),
+            iat: now,
+            exp: now + exp_in,
+            sid: "s".into(),
+            org: None,
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod guardian;
 pub mod health_fact;
 pub mod invitation;
 pub mod observation;
+pub mod org_client;
 pub mod org_member;
 pub mod organization;
 pub mod person;

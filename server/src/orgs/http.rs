@@ -233,3 +233,111 @@ pub async fn remove_member(
     service::remove_member(&state.db, &caller, org_id, account_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientRequest {
+    #[validate(length(max = 100))]
+    #[schema(example = "SS-MIX2 uploader, ward PC 3")]
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientView {
+    pub client_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Only in the creation answer: store it now, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClientsResponse {
+    pub items: Vec<ClientView>,
+}
+
+fn client_view(c: crate::entities::org_client::Model, secret: Option<String>) -> ClientView {
+    ClientView {
+        client_id: c.id,
+        name: c.name,
+        created_at: c.created_at,
+        revoked_at: c.revoked_at,
+        client_secret: secret,
+    }
+}
+
+/// Create an API client
+///
+/// For a facility's systems (the SS-MIX2 uploader): OAuth 2.0 client
+/// credentials. The secret is shown once and stored hashed.
+#[utoipa::path(
+    tag = "organizations",
+    params(("orgId" = Uuid, Path, description = "Organization id")),
+    request_body = ClientRequest,
+    responses(
+        (status = 201, description = "The client, with its secret (once)", body = ClientView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not an admin of the organization", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such organization", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Invalid field", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{orgId}/clients")]
+pub async fn create_client(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: Json<ClientRequest>,
+) -> ApiResult<HttpResponse> {
+    let (c, secret) = service::create_client(&state, &caller, path.into_inner(), &body.name).await?;
+    Ok(HttpResponse::Created().json(client_view(c, Some(secret))))
+}
+
+/// List API clients
+#[utoipa::path(
+    tag = "organizations",
+    params(("orgId" = Uuid, Path, description = "Organization id")),
+    responses(
+        (status = 200, description = "Clients (no secrets)", body = ClientsResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not an admin of the organization", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such organization", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/orgs/{orgId}/clients")]
+pub async fn list_clients(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<ClientsResponse>> {
+    let items = service::list_clients(&state.db, &caller, path.into_inner()).await?;
+    Ok(web::Json(ClientsResponse { items: items.into_iter().map(|c| client_view(c, None)).collect() }))
+}
+
+/// Revoke an API client
+#[utoipa::path(
+    tag = "organizations",
+    params(("orgId" = Uuid, Path, description = "Organization id"), ("clientId" = Uuid, Path, description = "Client id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not an admin of the organization", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such client", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{orgId}/clients/{clientId}")]
+pub async fn revoke_client(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (org_id, client_id) = path.into_inner();
+    service::revoke_client(&state.db, &caller, org_id, client_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -139,3 +139,76 @@ pub async fn remove_member(
     txn.commit().await?;
     Ok(())
 }
+
+/// A new API client for the organization; the secret is returned once and
+/// kept only as an Argon2id hash.
+pub async fn create_client(
+    state: &crate::startup::AppState,
+    caller: &Caller,
+    org_id: Uuid,
+    name: &str,
+) -> Result<(crate::entities::org_client::Model, String), ApiError> {
+    require_manager(&state.db, caller, org_id).await?;
+    if name.trim().is_empty() {
+        return Err(ApiError::field("name", "must not be blank"));
+    }
+    let secret = crate::auth::tokens::new_refresh_token();
+    let hasher = state.hasher.clone();
+    let to_hash = secret.clone();
+    let secret_hash = tokio::task::spawn_blocking(move || hasher.hash(&to_hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::Internal)?;
+    let row = crate::entities::org_client::Model {
+        id: Uuid::now_v7(),
+        org_id,
+        name: name.trim().to_owned(),
+        secret_hash,
+        created_by: caller.account_id,
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
+    let txn = begin_write(&state.db).await?;
+    let saved =
+        sea_orm::ActiveModelTrait::insert(crate::entities::org_client::ActiveModel::from(row), &txn).await?;
+    txn.commit().await?;
+    Ok((saved, secret))
+}
+
+pub async fn list_clients(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    org_id: Uuid,
+) -> Result<Vec<crate::entities::org_client::Model>, ApiError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    require_manager(db, caller, org_id).await?;
+    Ok(crate::entities::org_client::Entity::find()
+        .filter(crate::entities::org_client::Column::OrgId.eq(org_id))
+        .order_by_asc(crate::entities::org_client::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Revokes a client: its next token request fails; tokens already issued end within their lifetime.
+pub async fn revoke_client(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    org_id: Uuid,
+    client_id: Uuid,
+) -> Result<(), ApiError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    require_manager(db, caller, org_id).await?;
+    let txn = begin_write(db).await?;
+    let res = crate::entities::org_client::Entity::update_many()
+        .col_expr(crate::entities::org_client::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(crate::entities::org_client::Column::Id.eq(client_id))
+        .filter(crate::entities::org_client::Column::OrgId.eq(org_id))
+        .filter(crate::entities::org_client::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    if res.rows_affected == 0 {
+        return Err(ApiError::not_found("client"));
+    }
+    Ok(())
+}
