@@ -11,6 +11,7 @@ mod m20261126_000004_create_transfers;
 mod m20261126_000005_create_observation_rollups;
 mod m20261126_000006_create_medications;
 mod m20261126_000007_create_org_clients;
+mod m20261126_000008_create_clinical;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_observation_rollups::Migration),
             Box::new(m20261126_000006_create_medications::Migration),
             Box::new(m20261126_000007_create_org_clients::Migration),
+            Box::new(m20261126_000008_create_clinical::Migration),
         ]
     }
 }

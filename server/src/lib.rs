@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod category;
 pub mod cli;
+pub mod clinical;
 pub mod config;
 pub mod consent;
 pub mod db;

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
-use crate::{accounts, consent, devices, health, medications, observations, orgs, sync};
+use crate::{accounts, clinical, consent, devices, health, medications, observations, orgs, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,7 @@ use crate::{accounts, consent, devices, health, medications, observations, orgs,
         (name = "consent", description = "Dependents, guardians, grants, invitations and the access log"),
         (name = "organizations", description = "Organizations of the network and their members"),
         (name = "medications", description = "お薬手帳 QR codes, dispensings, current medications, allergies and notes"),
+        (name = "clinical", description = "SS-MIX2 data from the network's facilities: uploads, patient links, lab results"),
         (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
     )
@@ -100,6 +101,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(orgs::http::create_client)
                 .service(orgs::http::list_clients)
                 .service(orgs::http::revoke_client)
+                .service(clinical::http::ingest)
+                .service(clinical::http::create_link)
+                .service(clinical::http::list_links)
+                .service(clinical::http::remove_link)
+                .service(clinical::http::labs)
                 .service(sync::http::changes)
                 .service(sync::http::push),
         );

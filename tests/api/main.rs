@@ -5,6 +5,7 @@
 mod accounts;
 mod auth;
 mod clients;
+mod clinical;
 mod consent;
 mod contract;
 mod devices;

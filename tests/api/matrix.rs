@@ -54,6 +54,15 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         // Facts span allergies, conditions, medications and notes: the notes grant reads its part.
         ("GET /v1/persons/{personId}/facts", [200, 200, 403, 200, 404, 404, 403, 404, 200, 404, 401]),
         ("POST /v1/persons/{personId}/share-codes", MANAGE_CREATE),
+        // Links are made by facility staff on a treatment grant: nobody in this world has one.
+        ("POST /v1/persons/{personId}/links", [403, 403, 403, 403, 404, 404, 403, 404, 403, 404, 401]),
+        ("GET /v1/persons/{personId}/links", MANAGE_READ),
+        (
+            "DELETE /v1/persons/{personId}/links/{linkId}",
+            [404, 404, 403, 403, 404, 404, 403, 404, 403, 404, 401],
+        ),
+        // Lab results: no grant in this world covers labs.
+        ("GET /v1/persons/{personId}/labs", [200, 200, 403, 403, 404, 404, 403, 404, 403, 404, 401]),
         ("GET /v1/persons/{personId}", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("POST /v1/persons/{personId}/grants", MANAGE_CREATE),
         ("GET /v1/persons/{personId}/grants", MANAGE_READ),
@@ -163,6 +172,11 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
             path = path.replace("{grantId}", g["grantId"].as_str().unwrap());
             None
         }
+        (_, t) if t.contains("{linkId}") => {
+            // No link can exist here (nobody holds a treatment grant): the person gets 404 for it.
+            path = path.replace("{linkId}", &uuid::Uuid::new_v4().to_string());
+            None
+        }
         (_, t) if t.contains("{dispensingId}") => {
             // Scanning the same receipt again restores it if a previous row deleted it.
             let (status, r) = app
@@ -211,6 +225,9 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
         }
         ("POST", t) if t.ends_with("/medications/qr") => {
             Some(json!({"parts": [{"text": crate::medications::text("tc07_spec24_example01.csv")}]}))
+        }
+        ("POST", t) if t.ends_with("/links") => {
+            Some(json!({"orgId": uuid::Uuid::new_v4(), "localPatientId": "x"}))
         }
         ("POST", t) if t.ends_with("/share-codes") => {
             Some(json!({"categories": ["medications"], "access": "read"}))

@@ -50,3 +50,36 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let session_id = Uuid::parse_str(&claims.sid).map_err(|_| ApiError::Unauthorized { invalid: true })?;
     Ok(Caller { account_id, session_id })
 }
+
+/// An organization's API client, proven by a client-credentials token.
+/// Only facility endpoints (ingest) take it; account endpoints refuse such tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct FacilityClient {
+    pub client_id: Uuid,
+    pub org_id: Uuid,
+}
+
+impl FromRequest for FacilityClient {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate_client(req))
+    }
+}
+
+fn authenticate_client(req: &HttpRequest) -> Result<FacilityClient, ApiError> {
+    let invalid = || ApiError::Unauthorized { invalid: true };
+    let value = req.headers().get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized { invalid: false })?;
+    let (scheme, token) = value.to_str().map_err(|_| invalid())?.split_once(' ').ok_or_else(invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(invalid());
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
+    let claims = state.keys.verify(token.trim()).ok_or_else(invalid)?;
+    let org_id = claims.org.as_deref().and_then(|o| Uuid::parse_str(o).ok()).ok_or_else(invalid)?;
+    let client_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
+    Ok(FacilityClient { client_id, org_id })
+}

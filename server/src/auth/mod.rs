@@ -6,5 +6,5 @@ pub mod keys;
 pub mod password;
 pub mod tokens;
 
-pub use caller::Caller;
+pub use caller::{Caller, FacilityClient};
 pub use keys::Keyring;

@@ -2,16 +2,19 @@
 
 pub mod access_log;
 pub mod account;
+pub mod clinical_document;
 pub mod device;
 pub mod dispensing;
 pub mod grant;
 pub mod guardian;
 pub mod health_fact;
 pub mod invitation;
+pub mod lab_result;
 pub mod observation;
 pub mod org_client;
 pub mod org_member;
 pub mod organization;
+pub mod patient_link;
 pub mod person;
 pub mod qr_scan;
 pub mod refresh_token;

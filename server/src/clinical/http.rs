@@ -1,0 +1,282 @@
+//! `/v1/ingest/ssmix2`, `/v1/persons/{personId}/links`, `/v1/persons/{personId}/labs`.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::service;
+use crate::auth::{Caller, FacilityClient};
+use crate::category::Category;
+use crate::consent::model::Purpose;
+use crate::consent::{Action, Scope, authorize};
+use crate::entities::{lab_result, patient_link};
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::http::Json;
+use crate::startup::AppState;
+
+const PROBLEM: &str = "application/problem+json";
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IngestParams {
+    /// Storage-relative path: `<patient id>/<date or ->/<data kind>/<file name>`.
+    pub path: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestResult {
+    pub document_id: Uuid,
+    /// `imported`, or `quarantined` until the patient is linked.
+    pub status: String,
+    /// The same file was received before; nothing changed.
+    pub duplicate: bool,
+}
+
+/// Upload an SS-MIX2 file
+///
+/// For a facility's systems (client-credentials token of the facility): the
+/// raw file bytes (ISO-2022-JP HL7 v2.5) as `application/octet-stream`.
+/// Stored once per path and content; imported when its patient is linked,
+/// quarantined until then.
+#[utoipa::path(
+    tag = "clinical",
+    params(IngestParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Received", body = IngestResult),
+        (status = 200, description = "Already received", body = IngestResult),
+        (status = 401, description = "Missing or invalid facility token", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "Body too large", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Not a readable SS-MIX2 file (`invalid_payload`) or a bad path", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/ingest/ssmix2")]
+pub async fn ingest(
+    state: web::Data<AppState>,
+    client: FacilityClient,
+    q: web::Query<IngestParams>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let r = service::receive(&state.db, client.org_id, q.path.trim(), &body).await?;
+    if let Some(p) = r.document.person_id {
+        state.changes.notify(p);
+    }
+    let out = IngestResult { document_id: r.document.id, status: r.document.status, duplicate: r.duplicate };
+    Ok(if r.duplicate { HttpResponse::Ok().json(out) } else { HttpResponse::Created().json(out) })
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkRequest {
+    pub org_id: Uuid,
+    #[validate(length(min = 1, max = 64))]
+    pub local_patient_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkView {
+    pub link_id: Uuid,
+    pub org_id: Uuid,
+    pub local_patient_id: String,
+    pub created_at: DateTime<Utc>,
+    /// Documents imported from quarantine when the link was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported: Option<usize>,
+}
+
+fn link_view(l: patient_link::Model, imported: Option<usize>) -> LinkView {
+    LinkView {
+        link_id: l.id,
+        org_id: l.org_id,
+        local_patient_id: l.local_patient_id,
+        created_at: l.created_at,
+        imported,
+    }
+}
+
+/// Link a facility's patient ID to the person
+///
+/// By staff of the facility acting on the person's `treatment` grant to it
+/// (they verified who the person is). Documents waiting in quarantine for
+/// that ID are imported.
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    request_body = LinkRequest,
+    responses(
+        (status = 201, description = "Linked", body = LinkView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not staff of the facility acting on a treatment grant", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The ID is linked to another person", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Invalid field", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/persons/{personId}/links")]
+pub async fn create_link(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: Json<LinkRequest>,
+) -> ApiResult<HttpResponse> {
+    let person_id = path.into_inner();
+    authorize(&state.db, &caller, person_id, Action::Read, Scope::AnyOf(&Category::ALL), "links").await?;
+    let treats = crate::consent::policy::reaching_grants(&state.db, caller.account_id, Some(person_id))
+        .await?
+        .into_iter()
+        .any(|(_, r)| r.org_id == Some(body.org_id) && r.purpose == Purpose::Treatment);
+    if !treats {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Links are made by the facility's staff acting on the person's treatment grant to it.",
+        ));
+    }
+    let (l, n) =
+        service::link(&state.db, person_id, body.org_id, body.local_patient_id.trim(), caller.account_id)
+            .await?;
+    if n > 0 {
+        state.changes.notify(person_id);
+    }
+    Ok(HttpResponse::Created().json(link_view(l, Some(n))))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LinksResponse {
+    pub items: Vec<LinkView>,
+}
+
+/// The person's facility links
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    responses(
+        (status = 200, description = "Links", body = LinksResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person and guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/persons/{personId}/links")]
+pub async fn list_links(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<LinksResponse>> {
+    let access =
+        authorize(&state.db, &caller, path.into_inner(), Action::Read, Scope::Manage, "links").await?;
+    let items =
+        service::links(&state.db, access.person_id).await?.into_iter().map(|l| link_view(l, None)).collect();
+    Ok(web::Json(LinksResponse { items }))
+}
+
+/// Remove a facility link
+///
+/// Later documents for that ID wait in quarantine again.
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id"), ("linkId" = Uuid, Path, description = "Link id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person and guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such link", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/persons/{personId}/links/{linkId}")]
+pub async fn remove_link(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (person_id, link_id) = path.into_inner();
+    let access = authorize(&state.db, &caller, person_id, Action::Write, Scope::Manage, "links").await?;
+    service::unlink(&state.db, access.person_id, link_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LabResult {
+    pub id: Uuid,
+    /// The facility that sent it.
+    pub org_id: Uuid,
+    pub document_id: Uuid,
+    /// 17-character JLAC10 code, when the facility sent one.
+    pub jlac10: Option<String>,
+    pub code: String,
+    pub name: String,
+    /// As written by the laboratory.
+    pub value: String,
+    pub numeric: Option<f64>,
+    pub unit: Option<String>,
+    pub reference_range: Option<String>,
+    pub reference_low: Option<f64>,
+    pub reference_high: Option<f64>,
+    /// HL7 abnormal flags (`H`, `L`, …).
+    pub flags: Vec<String>,
+    pub specimen: Option<String>,
+    pub observed_at: Option<DateTime<Utc>>,
+    pub status: Option<String>,
+}
+
+impl From<lab_result::Model> for LabResult {
+    fn from(r: lab_result::Model) -> Self {
+        LabResult {
+            id: r.id,
+            org_id: r.org_id,
+            document_id: r.document_id,
+            jlac10: r.jlac10,
+            code: r.code,
+            name: r.name,
+            value: r.value,
+            numeric: r.numeric,
+            unit: r.unit,
+            reference_range: r.range_text,
+            reference_low: r.range_low,
+            reference_high: r.range_high,
+            flags: r.flags.split(',').filter(|f| !f.is_empty()).map(str::to_owned).collect(),
+            specimen: r.specimen,
+            observed_at: r.observed_at,
+            status: r.status,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LabsResponse {
+    pub items: Vec<LabResult>,
+}
+
+/// Lab results from the network's facilities
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    responses(
+        (status = 200, description = "Lab results, newest first", body = LabsResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "No access to labs", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/persons/{personId}/labs")]
+pub async fn labs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<LabsResponse>> {
+    let access =
+        authorize(&state.db, &caller, path.into_inner(), Action::Read, Scope::One(Category::Labs), "labs")
+            .await?;
+    let items = service::labs(&state.db, access.person_id).await?.into_iter().map(LabResult::from).collect();
+    Ok(web::Json(LabsResponse { items }))
+}

@@ -1,0 +1,223 @@
+//! Clinical import rules: a document is stored once per (facility, path,
+//! content); it is imported when its (facility, local patient ID) is linked
+//! to a person, and quarantined until then (never dropped).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{FixedOffset, Utc};
+use phr_formats::ssmix2::{self, ObservationValue};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::db::begin_write;
+use crate::entities::{clinical_document as doc, lab_result, patient_link};
+use crate::error::{ApiError, ErrorCode, FieldError};
+
+const JST: i32 = 9 * 3600;
+
+pub struct Received {
+    pub document: doc::Model,
+    /// The same file was received before: nothing changed.
+    pub duplicate: bool,
+}
+
+/// Stores an uploaded storage file and imports it if its patient is linked.
+pub async fn receive(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    path: &str,
+    bytes: &[u8],
+) -> Result<Received, ApiError> {
+    let file = ssmix2::parse_file(path, bytes).map_err(|e| ApiError::Problem {
+        code: ErrorCode::InvalidPayload,
+        detail: format!("The SS-MIX2 file cannot be read ({}): {e}", e.code()),
+        errors: vec![FieldError::new("body", format!("{}: {e}", e.code()))],
+    })?;
+    let hash: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let txn = begin_write(db).await?;
+    if let Some(existing) = doc::Entity::find()
+        .filter(doc::Column::OrgId.eq(org_id))
+        .filter(doc::Column::Path.eq(path))
+        .filter(doc::Column::ContentHash.eq(&hash))
+        .one(&txn)
+        .await?
+    {
+        return Ok(Received { document: existing, duplicate: true });
+    }
+    let link = find_link(&txn, org_id, &file.file.patient_id).await?;
+    let mut d = doc::Model {
+        id: Uuid::now_v7(),
+        org_id,
+        local_patient_id: file.file.patient_id.clone(),
+        path: path.to_owned(),
+        data_kind: file.file.data_kind.to_string(),
+        content_hash: hash,
+        raw: STANDARD.encode(bytes),
+        status: "quarantined".into(),
+        person_id: None,
+        received_at: Utc::now(),
+        imported_at: None,
+    };
+    if let Some(l) = &link {
+        d.status = "imported".into();
+        d.person_id = Some(l.person_id);
+        d.imported_at = Some(Utc::now());
+    }
+    let d = doc::ActiveModel::from(d).insert(&txn).await?;
+    if let Some(l) = link {
+        import_labs(&txn, &d, l.person_id, &file.message).await?;
+    }
+    txn.commit().await?;
+    Ok(Received { document: d, duplicate: false })
+}
+
+async fn find_link(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    local: &str,
+) -> Result<Option<patient_link::Model>, ApiError> {
+    Ok(patient_link::Entity::find()
+        .filter(patient_link::Column::OrgId.eq(org_id))
+        .filter(patient_link::Column::LocalPatientId.eq(local))
+        .one(db)
+        .await?)
+}
+
+fn value_text(v: &ObservationValue) -> (String, Option<f64>) {
+    match v {
+        ObservationValue::Number { text, value, .. } => (text.clone(), Some(*value)),
+        ObservationValue::Compound { text, .. } | ObservationValue::Text { text } => (text.clone(), None),
+        ObservationValue::Coded(c) => (c.display().unwrap_or_default().to_owned(), None),
+        ObservationValue::DateTime { value } => (value.naive().to_string(), None),
+    }
+}
+
+/// Lab results (OBX with values) of a document, for its person.
+async fn import_labs(
+    db: &impl ConnectionTrait,
+    d: &doc::Model,
+    person_id: Uuid,
+    m: &ssmix2::Ssmix2Message,
+) -> Result<(), ApiError> {
+    let jst = FixedOffset::east_opt(JST).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("offset")))?;
+    let now = Utc::now();
+    for report in &m.reports {
+        let specimen = report
+            .specimen
+            .as_ref()
+            .and_then(|s| s.kind.as_ref())
+            .and_then(|k| k.display())
+            .map(str::to_owned);
+        let collected = report.collected_at();
+        for o in &report.results {
+            let Some(first) = o.value() else { continue };
+            let (value, numeric) = value_text(first);
+            let observed =
+                o.observed_at.as_ref().or(collected.as_ref()).and_then(|t| t.with_default_offset(jst));
+            let row = lab_result::Model {
+                id: Uuid::now_v7(),
+                person_id,
+                document_id: d.id,
+                org_id: d.org_id,
+                jlac10: o.jlac10.as_ref().map(|j| j.as_str().to_owned()),
+                code: o.code.code.clone().unwrap_or_default(),
+                name: o.code.display().unwrap_or_default().to_owned(),
+                value,
+                numeric,
+                unit: o.unit.clone(),
+                range_text: o.reference_range.as_ref().map(|r| r.text.clone()),
+                range_low: o.reference_range.as_ref().and_then(|r| r.low),
+                range_high: o.reference_range.as_ref().and_then(|r| r.high),
+                flags: o.abnormal_flags.join(","),
+                specimen: specimen.clone(),
+                observed_at: observed.map(|t| t.with_timezone(&Utc)),
+                status: o.status.map(|s| format!("{s:?}").to_lowercase()),
+                created_at: now,
+            };
+            lab_result::ActiveModel::from(row).insert(db).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Links (facility, local ID) to a person and imports what waited in quarantine.
+/// Returns the link and how many documents were imported.
+pub async fn link(
+    db: &DatabaseConnection,
+    person_id: Uuid,
+    org_id: Uuid,
+    local_patient_id: &str,
+    by: Uuid,
+) -> Result<(patient_link::Model, usize), ApiError> {
+    let txn = begin_write(db).await?;
+    if let Some(existing) = find_link(&txn, org_id, local_patient_id).await? {
+        if existing.person_id == person_id {
+            return Ok((existing, 0));
+        }
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "This facility's patient ID is linked to another person.",
+        ));
+    }
+    let l = patient_link::ActiveModel::from(patient_link::Model {
+        id: Uuid::now_v7(),
+        org_id,
+        local_patient_id: local_patient_id.to_owned(),
+        person_id,
+        created_by: by,
+        created_at: Utc::now(),
+    })
+    .insert(&txn)
+    .await?;
+    let waiting = doc::Entity::find()
+        .filter(doc::Column::OrgId.eq(org_id))
+        .filter(doc::Column::LocalPatientId.eq(local_patient_id))
+        .filter(doc::Column::Status.eq("quarantined"))
+        .order_by_asc(doc::Column::ReceivedAt)
+        .all(&txn)
+        .await?;
+    let n = waiting.len();
+    for d in waiting {
+        let bytes = STANDARD.decode(&d.raw).map_err(|e| ApiError::Internal(e.into()))?;
+        let file =
+            ssmix2::parse_file(&d.path, &bytes).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+        import_labs(&txn, &d, person_id, &file.message).await?;
+        let mut a: doc::ActiveModel = d.into();
+        a.status = sea_orm::Set("imported".into());
+        a.person_id = sea_orm::Set(Some(person_id));
+        a.imported_at = sea_orm::Set(Some(Utc::now()));
+        a.update(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok((l, n))
+}
+
+pub async fn links(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<patient_link::Model>, ApiError> {
+    Ok(patient_link::Entity::find()
+        .filter(patient_link::Column::PersonId.eq(person_id))
+        .order_by_asc(patient_link::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Removes a link: later documents for that ID wait in quarantine again.
+pub async fn unlink(db: &DatabaseConnection, person_id: Uuid, link_id: Uuid) -> Result<(), ApiError> {
+    let res = patient_link::Entity::delete_many()
+        .filter(patient_link::Column::Id.eq(link_id))
+        .filter(patient_link::Column::PersonId.eq(person_id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 { Err(ApiError::not_found("link")) } else { Ok(()) }
+}
+
+pub async fn labs(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<lab_result::Model>, ApiError> {
+    Ok(lab_result::Entity::find()
+        .filter(lab_result::Column::PersonId.eq(person_id))
+        .order_by_desc(lab_result::Column::ObservedAt)
+        .order_by_asc(lab_result::Column::Id)
+        .all(db)
+        .await?)
+}
