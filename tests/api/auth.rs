@@ -9,7 +9,24 @@ both_databases!(
     revoked_session_cannot_refresh,
     token_endpoint_speaks_rfc6749_errors,
     protected_endpoints_require_a_valid_bearer_token,
+    an_oversized_token_request_is_a_413_problem,
 );
+
+async fn an_oversized_token_request_is_a_413_problem(app: TestApp) {
+    let big = format!("grant_type=password&username=a%40example.jp&password={}", "x".repeat(9 * 1024 * 1024));
+    let res = app
+        .client
+        .post(app.url("/v1/auth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let status = res.status();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_problem(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+}
 
 const PW: &str = "correct horse battery";
 

@@ -10,7 +10,7 @@ use validator::Validate;
 use super::service::{self, Email, GrantError, SYSTEM_ADMIN};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::http::Json;
+use crate::http::{Json, RawBody};
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -199,9 +199,9 @@ fn parse_form(
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form(&req, &body.0)?;
     let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let missing = |k: &str| OAuthFailure::new("invalid_request", format!("The parameter `{k}` is required."));
     let result = match get("grant_type") {
@@ -291,9 +291,9 @@ pub async fn token(
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form(&req, &body.0)?;
     let presented = form
         .get("token")
         .filter(|t| !t.is_empty())

@@ -14,7 +14,7 @@ use crate::consent::model::Purpose;
 use crate::consent::{Action, Scope, authorize};
 use crate::entities::{lab_result, patient_link};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::http::Json;
+use crate::http::{Json, RawBody};
 use crate::startup::AppState;
 
 const PROBLEM: &str = "application/problem+json";
@@ -60,9 +60,9 @@ pub async fn ingest(
     state: web::Data<AppState>,
     client: FacilityClient,
     q: web::Query<IngestParams>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> ApiResult<HttpResponse> {
-    let r = service::receive(&state.db, client.org_id, q.path.trim(), &body).await?;
+    let r = service::receive(&state.db, client.org_id, q.path.trim(), &body.0).await?;
     if let Some(p) = r.document.person_id {
         state.changes.notify(p);
     }

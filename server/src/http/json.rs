@@ -47,21 +47,51 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
             if declared.is_some_and(|n| n > limit) {
                 return Err(too_large(limit));
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::new(ErrorCode::BadRequest, format!("The body could not be read: {e}."))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(&mut payload, limit).await?;
             let value = parse::<T>(&body)?;
             value.validate().map_err(|e| ApiError::validation(super::validation_errors(&e, "")))?;
             Ok(Json(value))
         })
     }
+}
+
+/// The raw body, read up to the configured limit; past it a 413 problem like
+/// every other error (actix's own `Bytes` extractor answers a bare 413).
+pub struct RawBody(pub web::Bytes);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit =
+            req.app_data::<web::Data<AppState>>().map(|s| s.settings.max_body_bytes).unwrap_or(1024 * 1024);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            read_limited(&mut payload, limit).await.map(RawBody)
+        })
+    }
+}
+
+async fn read_limited(payload: &mut Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("The body could not be read: {e}.")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn too_large(limit: usize) -> ApiError {

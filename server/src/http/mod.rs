@@ -4,7 +4,7 @@
 pub mod json;
 pub mod pagination;
 
-pub use json::Json;
+pub use json::{Json, RawBody};
 pub use pagination::{Cursor, ListQuery, Page};
 
 use actix_web::HttpRequest;
