@@ -7,6 +7,8 @@ both_databases!(quarantined_lab_results_are_imported_when_the_patient_is_linked)
 
 const LAB: &str =
     "999/901/9999013/20111220/OML-11/9999013_20111220_OML-11_000000011000354_20111220103059000_01_1";
+const ALLERGIES: &str = "999/901/9999013/-/ADT-61/9999013_-_ADT-61_999999999999999_20111014232213000_-_1";
+const DIAGNOSES: &str = "999/901/9999013/-/PPR-01/9999013_-_PPR-01_999999999999999_20111209163030000_01_1";
 const RX: &str =
     "999/901/9999013/20110701/OMP-01/9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1";
 
@@ -110,4 +112,29 @@ async fn quarantined_lab_results_are_imported_when_the_patient_is_linked(app: Te
     assert_eq!((status, r["status"].as_str()), (StatusCode::CREATED, Some("imported")));
     let (_, links) = app.get(&format!("/v1/persons/{person}/links"), Some(&patient)).await;
     assert_eq!(links["items"][0]["localPatientId"], "9999013");
+
+    // Allergies and diagnoses join the record as facts from the facility.
+    upload(&app, &facility, ALLERGIES, sample(ALLERGIES)).await;
+    upload(&app, &facility, DIAGNOSES, sample(DIAGNOSES)).await;
+    let (_, facts) = app.get(&format!("/v1/persons/{person}/facts"), Some(&patient)).await;
+    let texts: Vec<(&str, &str, &str)> = facts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (f["category"].as_str().unwrap(), f["text"].as_str().unwrap(), f["source"].as_str().unwrap())
+        })
+        .collect();
+    assert!(
+        texts.iter().any(|(c, t, s)| *c == "allergies" && t.starts_with("スギ") && *s == "ssmix2"),
+        "{facts}"
+    );
+    assert!(texts.iter().any(|(c, t, _)| *c == "conditions" && *t == "胃炎 (ICD-10 K297)"), "{facts}");
+
+    // The hospital withdraws the lab results: the same key with condition flag 0.
+    let deleted = format!("{}0", &LAB[..LAB.len() - 1]);
+    let (status, r) = upload(&app, &facility, &deleted, sample(LAB)).await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let (_, labs) = app.get(&format!("/v1/persons/{person}/labs"), Some(&patient)).await;
+    assert_eq!(labs["items"], json!([]), "what the earlier file brought is gone");
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::begin_write;
-use crate::entities::{clinical_document as doc, lab_result, patient_link};
+use crate::entities::{clinical_document as doc, health_fact, lab_result, patient_link};
 use crate::error::{ApiError, ErrorCode, FieldError};
 
 const JST: i32 = 9 * 3600;
@@ -68,7 +68,7 @@ pub async fn receive(
     }
     let d = doc::ActiveModel::from(d).insert(&txn).await?;
     if let Some(l) = link {
-        import_labs(&txn, &d, l.person_id, &file.message).await?;
+        apply(&txn, &d, &l, &file).await?;
     }
     txn.commit().await?;
     Ok(Received { document: d, duplicate: false })
@@ -93,6 +93,105 @@ fn value_text(v: &ObservationValue) -> (String, Option<f64>) {
         ObservationValue::Coded(c) => (c.display().unwrap_or_default().to_owned(), None),
         ObservationValue::DateTime { value } => (value.naive().to_string(), None),
     }
+}
+
+/// Brings one document into its person's record. A file replaces what earlier
+/// files with the same key (patient, date, data kind, order number) brought;
+/// a file flagged deleted or cancelled (condition flag 0/2) only removes it.
+async fn apply(
+    db: &impl ConnectionTrait,
+    d: &doc::Model,
+    link: &patient_link::Model,
+    file: &ssmix2::StorageFile,
+) -> Result<(), ApiError> {
+    let key = file.file.key();
+    let earlier: Vec<Uuid> = doc::Entity::find()
+        .filter(doc::Column::OrgId.eq(d.org_id))
+        .filter(doc::Column::LocalPatientId.eq(&d.local_patient_id))
+        .filter(doc::Column::Status.eq("imported"))
+        .filter(doc::Column::Id.ne(d.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            ssmix2::FileName::from_path(&e.path)
+                .is_ok_and(|f| f.key() == key && f.timestamp <= file.file.timestamp)
+        })
+        .map(|e| e.id)
+        .collect();
+    if !earlier.is_empty() {
+        lab_result::Entity::delete_many()
+            .filter(lab_result::Column::DocumentId.is_in(earlier.clone()))
+            .exec(db)
+            .await?;
+        health_fact::Entity::delete_many()
+            .filter(health_fact::Column::Source.eq("ssmix2"))
+            .filter(health_fact::Column::SourceRef.is_in(earlier))
+            .exec(db)
+            .await?;
+    }
+    if file.file.condition.removes() {
+        return Ok(());
+    }
+    import_labs(db, d, link.person_id, &file.message).await?;
+    import_facts(db, d, link, &file.message).await
+}
+
+/// Allergies (IAM, AL1) and diagnoses (PRB) as facts of the record, marked as
+/// coming from the facility's document; the link's creator is recorded as who
+/// brought them in.
+async fn import_facts(
+    db: &impl ConnectionTrait,
+    d: &doc::Model,
+    link: &patient_link::Model,
+    m: &ssmix2::Ssmix2Message,
+) -> Result<(), ApiError> {
+    use sea_orm::sea_query::OnConflict;
+    let mut facts: Vec<(&str, &str, String)> = Vec::new();
+    for a in &m.allergies {
+        let Some(name) = a.allergen.display() else { continue };
+        let mut text = name.to_owned();
+        if !a.reactions.is_empty() {
+            text = format!("{text}（{}）", a.reactions.join("、"));
+        }
+        facts.push(("allergies", "allergy", text));
+    }
+    for dx in &m.diagnoses {
+        let Some(name) = dx.disease.display() else { continue };
+        let text = match &dx.icd10 {
+            Some(icd) => format!("{name} (ICD-10 {icd})"),
+            None => name.to_owned(),
+        };
+        facts.push(("conditions", "diagnosis", text));
+    }
+    let now = Utc::now();
+    for (category, kind, text) in facts {
+        let row = health_fact::Model {
+            id: Uuid::now_v7(),
+            person_id: link.person_id,
+            category: category.into(),
+            kind: kind.into(),
+            text_hash: Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
+            text,
+            source: "ssmix2".into(),
+            source_ref: Some(d.id),
+            created_by: link.created_by,
+            created_at: now,
+        };
+        health_fact::Entity::insert(health_fact::ActiveModel::from(row))
+            .on_conflict(
+                OnConflict::columns([
+                    health_fact::Column::PersonId,
+                    health_fact::Column::Kind,
+                    health_fact::Column::TextHash,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Lab results (OBX with values) of a document, for its person.
@@ -184,7 +283,7 @@ pub async fn link(
         let bytes = STANDARD.decode(&d.raw).map_err(|e| ApiError::Internal(e.into()))?;
         let file =
             ssmix2::parse_file(&d.path, &bytes).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
-        import_labs(&txn, &d, person_id, &file.message).await?;
+        apply(&txn, &d, &l, &file).await?;
         let mut a: doc::ActiveModel = d.into();
         a.status = sea_orm::Set("imported".into());
         a.person_id = sea_orm::Set(Some(person_id));
