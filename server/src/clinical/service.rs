@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::db::begin_write;
 use crate::entities::{clinical_document as doc, health_fact, lab_result, patient_link};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::medications::service::{NewFact, add_fact};
 
 const JST: i32 = 9 * 3600;
 
@@ -146,7 +147,6 @@ async fn import_facts(
     link: &patient_link::Model,
     m: &ssmix2::Ssmix2Message,
 ) -> Result<(), ApiError> {
-    use sea_orm::sea_query::OnConflict;
     let mut facts: Vec<(&str, &str, String)> = Vec::new();
     for a in &m.allergies {
         let Some(name) = a.allergen.display() else { continue };
@@ -166,30 +166,16 @@ async fn import_facts(
     }
     let now = Utc::now();
     for (category, kind, text) in facts {
-        let row = health_fact::Model {
-            id: Uuid::now_v7(),
+        let fact = NewFact {
             person_id: link.person_id,
-            category: category.into(),
-            kind: kind.into(),
-            text_hash: Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
+            category,
+            kind,
             text,
-            source: "ssmix2".into(),
+            source: "ssmix2",
             source_ref: Some(d.id),
             created_by: link.created_by,
-            created_at: now,
         };
-        health_fact::Entity::insert(health_fact::ActiveModel::from(row))
-            .on_conflict(
-                OnConflict::columns([
-                    health_fact::Column::PersonId,
-                    health_fact::Column::Kind,
-                    health_fact::Column::TextHash,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+        add_fact(db, fact, now).await?;
     }
     Ok(())
 }

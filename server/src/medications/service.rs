@@ -315,31 +315,64 @@ async fn add_facts(
         if text.is_empty() {
             continue;
         }
-        let row = health_fact::Model {
-            id: Uuid::now_v7(),
+        let fact = NewFact {
             person_id: access.person_id,
-            category: category.into(),
-            kind: kind.into(),
-            text_hash: sha_hex(&text),
+            category,
+            kind,
             text,
-            source: "qr".into(),
+            source: "qr",
             source_ref,
             created_by: access.account_id,
-            created_at: now,
         };
-        health_fact::Entity::insert(health_fact::ActiveModel::from(row))
-            .on_conflict(
-                OnConflict::columns([
-                    health_fact::Column::PersonId,
-                    health_fact::Column::Kind,
-                    health_fact::Column::TextHash,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+        add_fact(db, fact, now).await?;
     }
+    Ok(())
+}
+
+/// A fact to add to a person's record, with where it came from.
+pub struct NewFact<'a> {
+    pub person_id: Uuid,
+    pub category: &'a str,
+    pub kind: &'a str,
+    pub text: String,
+    /// `qr`, `ssmix2`, …
+    pub source: &'a str,
+    /// The dispensing or clinical document it came with.
+    pub source_ref: Option<Uuid>,
+    pub created_by: Uuid,
+}
+
+/// Adds a fact unless the person already has the same kind and text (from any
+/// source): nothing a person typed or an earlier source added is replaced.
+pub async fn add_fact(
+    db: &impl ConnectionTrait,
+    f: NewFact<'_>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let row = health_fact::Model {
+        id: Uuid::now_v7(),
+        person_id: f.person_id,
+        category: f.category.into(),
+        kind: f.kind.into(),
+        text_hash: sha_hex(&f.text),
+        text: f.text,
+        source: f.source.into(),
+        source_ref: f.source_ref,
+        created_by: f.created_by,
+        created_at: now,
+    };
+    health_fact::Entity::insert(health_fact::ActiveModel::from(row))
+        .on_conflict(
+            OnConflict::columns([
+                health_fact::Column::PersonId,
+                health_fact::Column::Kind,
+                health_fact::Column::TextHash,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
