@@ -12,6 +12,7 @@ mod m20261126_000005_create_observation_rollups;
 mod m20261126_000006_create_medications;
 mod m20261126_000007_create_org_clients;
 mod m20261126_000008_create_clinical;
+mod m20261126_000009_create_prescriptions;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_medications::Migration),
             Box::new(m20261126_000007_create_org_clients::Migration),
             Box::new(m20261126_000008_create_clinical::Migration),
+            Box::new(m20261126_000009_create_prescriptions::Migration),
         ]
     }
 }

@@ -106,6 +106,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(clinical::http::list_links)
                 .service(clinical::http::remove_link)
                 .service(clinical::http::labs)
+                .service(clinical::http::prescriptions)
                 .service(sync::http::changes)
                 .service(sync::http::push),
         );

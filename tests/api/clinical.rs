@@ -110,6 +110,20 @@ async fn quarantined_lab_results_are_imported_when_the_patient_is_linked(app: Te
     // Linked now: the next file imports straight away.
     let (status, r) = upload(&app, &facility, RX, sample(RX)).await;
     assert_eq!((status, r["status"].as_str()), (StatusCode::CREATED, Some("imported")));
+    let (status, rx) = app.get(&format!("/v1/persons/{person}/prescriptions"), Some(&patient)).await;
+    assert_eq!(status, StatusCode::OK, "{rx}");
+    let drugs = rx["items"].as_array().unwrap();
+    assert_eq!(drugs.len(), 3, "{rx}");
+    let darzen = drugs.iter().find(|d| d["drugCode"] == "108665201").expect("ダーゼン錠");
+    assert_eq!(
+        (darzen["drugSystem"].as_str(), darzen["drugName"].as_str()),
+        (Some("HOT9"), Some("ダーゼン錠（５mg)"))
+    );
+    assert_eq!(
+        (darzen["dose"].as_f64(), darzen["dailyDose"].as_f64(), darzen["days"].as_i64()),
+        (Some(1.0), Some(3.0), Some(5))
+    );
+    assert_eq!(darzen["route"], "PO");
     let (_, links) = app.get(&format!("/v1/persons/{person}/links"), Some(&patient)).await;
     assert_eq!(links["items"][0]["localPatientId"], "9999013");
 

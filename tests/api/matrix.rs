@@ -62,6 +62,7 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
             [404, 404, 403, 403, 404, 404, 403, 404, 403, 404, 401],
         ),
         // Lab results: no grant in this world covers labs.
+        ("GET /v1/persons/{personId}/prescriptions", MEDS_READ),
         ("GET /v1/persons/{personId}/labs", [200, 200, 403, 403, 404, 404, 403, 404, 403, 404, 401]),
         ("GET /v1/persons/{personId}", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("POST /v1/persons/{personId}/grants", MANAGE_CREATE),

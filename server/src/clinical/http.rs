@@ -280,3 +280,82 @@ pub async fn labs(
     let items = service::labs(&state.db, access.person_id).await?.into_iter().map(LabResult::from).collect();
     Ok(web::Json(LabsResponse { items }))
 }
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Prescription {
+    pub id: Uuid,
+    /// The facility that prescribed it.
+    pub org_id: Uuid,
+    pub document_id: Uuid,
+    /// Code system as written (`HOT9`, …) and the drug's code in it.
+    pub drug_system: Option<String>,
+    pub drug_code: Option<String>,
+    pub drug_name: String,
+    /// Amount per administration, and its unit.
+    pub dose: Option<f64>,
+    pub dose_unit: Option<String>,
+    pub daily_dose: Option<f64>,
+    /// JAMI usage code and text.
+    pub usage_code: Option<String>,
+    pub usage: Option<String>,
+    pub days: Option<i32>,
+    pub route: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub prescribed_on: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PrescriptionsResponse {
+    pub items: Vec<Prescription>,
+}
+
+/// Prescriptions from the network's facilities
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    responses(
+        (status = 200, description = "Prescribed drugs, newest first", body = PrescriptionsResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "No access to medications", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/persons/{personId}/prescriptions")]
+pub async fn prescriptions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<PrescriptionsResponse>> {
+    let access = authorize(
+        &state.db,
+        &caller,
+        path.into_inner(),
+        Action::Read,
+        Scope::One(Category::Medications),
+        "prescriptions",
+    )
+    .await?;
+    let items = service::prescriptions(&state.db, access.person_id)
+        .await?
+        .into_iter()
+        .map(|p| Prescription {
+            id: p.id,
+            org_id: p.org_id,
+            document_id: p.document_id,
+            drug_system: p.drug_system,
+            drug_code: p.drug_code,
+            drug_name: p.drug_name,
+            dose: p.dose,
+            dose_unit: p.dose_unit,
+            daily_dose: p.daily_dose,
+            usage_code: p.usage_code,
+            usage: p.usage_text,
+            days: p.days,
+            route: p.route,
+            prescribed_on: p.prescribed_on,
+        })
+        .collect();
+    Ok(web::Json(PrescriptionsResponse { items }))
+}

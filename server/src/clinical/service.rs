@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::begin_write;
-use crate::entities::{clinical_document as doc, health_fact, lab_result, patient_link};
+use crate::entities::{clinical_document as doc, health_fact, lab_result, patient_link, prescription};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::medications::service::{NewFact, add_fact};
 
@@ -125,6 +125,10 @@ async fn apply(
             .filter(lab_result::Column::DocumentId.is_in(earlier.clone()))
             .exec(db)
             .await?;
+        prescription::Entity::delete_many()
+            .filter(prescription::Column::DocumentId.is_in(earlier.clone()))
+            .exec(db)
+            .await?;
         health_fact::Entity::delete_many()
             .filter(health_fact::Column::Source.eq("ssmix2"))
             .filter(health_fact::Column::SourceRef.is_in(earlier))
@@ -135,6 +139,7 @@ async fn apply(
         return Ok(());
     }
     import_labs(db, d, link.person_id, &file.message).await?;
+    import_prescriptions(db, d, link.person_id, file).await?;
     import_facts(db, d, link, &file.message).await
 }
 
@@ -178,6 +183,51 @@ async fn import_facts(
         add_fact(db, fact, now).await?;
     }
     Ok(())
+}
+
+/// Prescribed drugs (RXE with TQ1/RXR) of a document, for its person.
+async fn import_prescriptions(
+    db: &impl ConnectionTrait,
+    d: &doc::Model,
+    person_id: Uuid,
+    file: &ssmix2::StorageFile,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    for p in &file.message.prescriptions {
+        let Some(name) = p.drug.display() else { continue };
+        let row = prescription::Model {
+            id: Uuid::now_v7(),
+            person_id,
+            document_id: d.id,
+            org_id: d.org_id,
+            drug_system: p.drug.system.clone(),
+            drug_code: p.drug.code.clone(),
+            drug_name: name.to_owned(),
+            dose: p.dose,
+            dose_unit: p.dose_unit.as_ref().and_then(|u| u.code.clone().or(u.text.clone())),
+            daily_dose: p.daily_dose,
+            usage_code: p.usage.as_ref().and_then(|u| u.code.clone()),
+            usage_text: p.usage.as_ref().and_then(|u| u.display().map(str::to_owned)),
+            days: p.days.and_then(|n| i32::try_from(n).ok()),
+            route: p.route.as_ref().and_then(|r| r.code.clone()),
+            prescribed_on: p.start.as_ref().map(|t| t.date()).or(file.file.date),
+            created_at: now,
+        };
+        prescription::ActiveModel::from(row).insert(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn prescriptions(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+) -> Result<Vec<prescription::Model>, ApiError> {
+    Ok(prescription::Entity::find()
+        .filter(prescription::Column::PersonId.eq(person_id))
+        .order_by_desc(prescription::Column::PrescribedOn)
+        .order_by_asc(prescription::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Lab results (OBX with values) of a document, for its person.

@@ -16,6 +16,7 @@ pub mod org_member;
 pub mod organization;
 pub mod patient_link;
 pub mod person;
+pub mod prescription;
 pub mod qr_scan;
 pub mod refresh_token;
 pub mod share_code;
