@@ -124,6 +124,14 @@ async fn quarantined_lab_results_are_imported_when_the_patient_is_linked(app: Te
         (Some(1.0), Some(3.0), Some(5))
     );
     assert_eq!(darzen["route"], "PO");
+    let (_, log) = app.get(&format!("/v1/persons/{person}/access-log"), Some(&patient)).await;
+    let upload_entry =
+        log["items"].as_array().unwrap().iter().find(|e| e["resource"] == "ssmix2/OMP-01").expect("logged");
+    assert_eq!(
+        (upload_entry["actor"]["orgId"].as_str(), upload_entry["action"].as_str()),
+        (Some(hospital.as_str()), Some("write"))
+    );
+    assert_eq!(upload_entry["actor"]["orgName"], "国立病院機構");
     let (_, links) = app.get(&format!("/v1/persons/{person}/links"), Some(&patient)).await;
     assert_eq!(links["items"][0]["localPatientId"], "9999013");
 
