@@ -16,15 +16,18 @@
 //! Run: `scripts/bench-observations.sh`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
+use common::{Running, User, start, stop, user};
 use phr::category::Category;
 use phr::entities::observation::{self, Column, Entity};
-use phr::{AppState, Application, Settings};
 use sea_orm::sea_query::Query;
-use sea_orm::{ConnectionTrait, Database, Iterable, TransactionTrait};
+use sea_orm::{ConnectionTrait, Iterable, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -60,79 +63,6 @@ fn items(n: usize, seed: usize) -> Vec<Value> {
             }
         })
         .collect()
-}
-
-struct Running {
-    base: String,
-    client: reqwest::Client,
-    handle: actix_web::dev::ServerHandle,
-    db: sea_orm::DatabaseConnection,
-    _dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-}
-
-async fn start(pg_admin: Option<&str>) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, pg) = match pg_admin {
-        None => (format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()), None),
-        Some(admin) => {
-            let name = format!("phr_bench_{}", Uuid::new_v4().simple());
-            let c = Database::connect(admin).await.unwrap();
-            c.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let base = &admin[..admin.rfind('/').unwrap()];
-            (format!("{base}/{name}"), Some((admin.to_owned(), name)))
-        }
-    };
-    let settings = Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: url.clone(),
-        data_dir: dir.path().to_path_buf(),
-        signing_key: Some(phr::auth::keys::generate_spec()),
-        argon2_memory_kib: 1024,
-        ..Settings::default()
-    };
-    let state = AppState::init(settings).await.unwrap();
-    let db = state.db.clone();
-    let app = Application::with_state(state).unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
-    Running { base, client, handle, db, _dir: dir, pg }
-}
-
-async fn stop(r: Running) {
-    r.handle.stop(true).await;
-    r.db.close().await.unwrap();
-    if let Some((admin, name)) = r.pg {
-        let c = Database::connect(&admin).await.unwrap();
-        c.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-    }
-}
-
-/// Registers a user; returns (token, personId).
-async fn user(r: &Running, email: &str) -> (String, Uuid) {
-    let reg: Value = r
-        .client
-        .post(format!("{}/v1/accounts", r.base))
-        .json(&json!({"email": email, "password": "correct horse battery", "displayName": "Bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tok: Value = r
-        .client
-        .post(format!("{}/v1/auth/token", r.base))
-        .form(&[("grant_type", "password"), ("username", email), ("password", "correct horse battery")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (tok["access_token"].as_str().unwrap().to_owned(), reg["personId"].as_str().unwrap().parse().unwrap())
 }
 
 async fn http_ingest(r: &Running, token: &str, person: Uuid, items: &[Value]) -> f64 {
@@ -226,10 +156,10 @@ async fn main() {
     for (name, url) in backends {
         let (mut http, mut base) = (Vec::new(), Vec::new());
         for round in 0..rounds {
-            let r = start(url.as_deref()).await;
+            let r = start(url.as_deref(), 10).await;
             let data = items(TOTAL, round);
-            let (token, person) = user(&r, "bench-http@example.jp").await;
-            let (_, other) = user(&r, "bench-base@example.jp").await;
+            let User { token, person_id: person, .. } = user(&r, "bench-http@example.jp").await;
+            let other = user(&r, "bench-base@example.jp").await.person_id;
             let baseline_rows = rows(&data, other);
             // Alternate the order so neither side always runs on a warmer database.
             if round % 2 == 0 {
@@ -242,8 +172,8 @@ async fn main() {
             stop(r).await;
         }
         // One year of minute-level heart rate for one person, summarised per day.
-        let r = start(url.as_deref()).await;
-        let (token, person) = user(&r, "bench-year@example.jp").await;
+        let r = start(url.as_deref(), 10).await;
+        let User { token, person_id: person, .. } = user(&r, "bench-year@example.jp").await;
         let year: Vec<Value> = items(YEAR_MINUTES, 0)
             .into_iter()
             .enumerate()

@@ -14,17 +14,20 @@
 //! without one, SQLite. Run: `scripts/bench-sync.sh [--devices N] [--seconds D]`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use common::{Running, start, stop, user};
 use phr::category::Category;
 use phr::entities::observation::{Column, Entity};
-use phr::{AppState, Application, Settings};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, Database, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
 };
 use serde_json::{Value, json};
@@ -38,75 +41,6 @@ fn arg(name: &str, default: u64) -> u64 {
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-struct Running {
-    base: String,
-    client: reqwest::Client,
-    db: sea_orm::DatabaseConnection,
-    _dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-}
-
-async fn start(pg_admin: Option<&str>) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, pg) = match pg_admin {
-        None => (format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()), None),
-        Some(admin) => {
-            let name = format!("phr_bench_{}", Uuid::new_v4().simple());
-            let c = Database::connect(admin).await.unwrap();
-            c.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            (format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]), Some((admin.to_owned(), name)))
-        }
-    };
-    let settings = Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: url,
-        data_dir: dir.path().to_path_buf(),
-        signing_key: Some(phr::auth::keys::generate_spec()),
-        argon2_memory_kib: 1024,
-        db_max_connections: 20,
-        ..Settings::default()
-    };
-    let state = AppState::init(settings).await.unwrap();
-    let db = state.db.clone();
-    let app = Application::with_state(state).unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(400)
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap();
-    Running { base, client, db, _dir: dir, pg }
-}
-
-async fn user(r: &Running, email: &str) -> (String, String, Uuid) {
-    let reg: Value = r
-        .client
-        .post(format!("{}/v1/accounts", r.base))
-        .json(&json!({"email": email, "password": "correct horse battery", "displayName": "Bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tok: Value = r
-        .client
-        .post(format!("{}/v1/auth/token", r.base))
-        .form(&[("grant_type", "password"), ("username", email), ("password", "correct horse battery")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        tok["access_token"].as_str().unwrap().to_owned(),
-        reg["accountId"].as_str().unwrap().to_owned(),
-        reg["personId"].as_str().unwrap().parse().unwrap(),
-    )
 }
 
 fn reading(i: usize) -> Value {
@@ -148,11 +82,12 @@ async fn load(db: &sea_orm::DatabaseConnection, person: Uuid, n: usize) {
 }
 
 async fn initial_sync(r: &Running) {
-    let (_, follower_account, _) = user(r, "follower@example.jp").await;
-    let follower = user_token(r, "follower@example.jp").await;
+    let f = user(r, "follower@example.jp").await;
+    let (follower, follower_account) = (f.token, f.account_id);
     let mut persons = Vec::new();
     for k in 0..3 {
-        let (token, _, person) = user(r, &format!("parent{k}@example.jp")).await;
+        let parent = user(r, &format!("parent{k}@example.jp")).await;
+        let (token, person) = (parent.token, parent.person_id);
         load(&r.db, person, PER_PERSON).await;
         let res = r
             .client
@@ -229,24 +164,11 @@ async fn initial_sync(r: &Running) {
     );
 }
 
-async fn user_token(r: &Running, email: &str) -> String {
-    let tok: Value = r
-        .client
-        .post(format!("{}/v1/auth/token", r.base))
-        .form(&[("grant_type", "password"), ("username", email), ("password", "correct horse battery")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tok["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn load_test(r: Arc<Running>, devices: usize, seconds: u64, think: Duration) {
     let mut tokens = Vec::new();
     for i in 0..devices {
-        let (token, _, person) = user(&r, &format!("device{i}@example.jp")).await;
+        let u = user(&r, &format!("device{i}@example.jp")).await;
+        let (token, person) = (u.token, u.person_id);
         let d: Value = r
             .client
             .post(format!("{}/v1/devices", r.base))
@@ -330,12 +252,10 @@ async fn main() {
         if pg.is_some() { "PostgreSQL" } else { "SQLite" },
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
-    let r = Arc::new(start(pg.as_deref()).await);
+    let r = Arc::new(start(pg.as_deref(), 20).await);
     initial_sync(&r).await;
     load_test(r.clone(), devices, seconds, think).await;
-    if let Some((admin, name)) = &r.pg {
-        r.db.clone().close().await.ok();
-        let c = Database::connect(admin).await.unwrap();
-        c.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    if let Ok(r) = Arc::try_unwrap(r) {
+        stop(r).await;
     }
 }

@@ -14,6 +14,7 @@ pub mod db;
 pub mod devices;
 pub mod entities;
 pub mod error;
+pub mod hash;
 pub mod health;
 pub mod http;
 pub mod medications;

@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 pub fn new_refresh_token() -> String {
     let mut bytes = [0u8; 32];
@@ -13,8 +12,7 @@ pub fn new_refresh_token() -> String {
 
 /// Hex SHA-256; a fast hash is right here because the token has full entropy.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hash::sha256_hex(token)
 }
 
 #[cfg(test)]

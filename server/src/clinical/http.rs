@@ -144,11 +144,9 @@ pub async fn create_link(
 ) -> ApiResult<HttpResponse> {
     let person_id = path.into_inner();
     authorize(&state.db, &caller, person_id, Action::Read, Scope::AnyOf(&Category::ALL), "links").await?;
-    let treats = crate::consent::policy::reaching_grants(&state.db, caller.account_id, Some(person_id))
+    if !crate::consent::policy::acts_for(&state.db, &caller, person_id, body.org_id, Purpose::Treatment)
         .await?
-        .into_iter()
-        .any(|(_, r)| r.org_id == Some(body.org_id) && r.purpose == Purpose::Treatment);
-    if !treats {
+    {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "Links are made by the facility's staff acting on the person's treatment grant to it.",

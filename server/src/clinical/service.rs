@@ -9,7 +9,6 @@ use phr_formats::ssmix2::{self, ObservationValue};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::begin_write;
@@ -37,7 +36,7 @@ pub async fn receive(
         detail: format!("The SS-MIX2 file cannot be read ({}): {e}", e.code()),
         errors: vec![FieldError::new("body", format!("{}: {e}", e.code()))],
     })?;
-    let hash: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::hash::sha256_hex(bytes);
     let txn = begin_write(db).await?;
     if let Some(existing) = doc::Entity::find()
         .filter(doc::Column::OrgId.eq(org_id))

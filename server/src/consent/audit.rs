@@ -11,7 +11,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::model::categories_to_csv;
@@ -51,12 +50,7 @@ pub fn entry_hash(e: &access_log::Model) -> String {
         e.categories.clone(),
         e.purpose.clone().unwrap_or_default(),
     ];
-    let mut h = Sha256::new();
-    for f in fields {
-        h.update(f.as_bytes());
-        h.update([0x1f]);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hash::sha256_fields(fields)
 }
 
 /// Appends one entry to the person's chain.

@@ -216,7 +216,7 @@ pub async fn authorize(
         ));
     }
     // The grant that carries the access names purpose and organisation in the log.
-    let carrier = usable.iter().find(|r| r.categories.iter().any(|c| categories.contains(c)));
+    let carrier = carrier(usable.iter().copied(), &categories);
     audit::append(
         db,
         NewEntry {
@@ -231,6 +231,30 @@ pub async fn authorize(
     )
     .await?;
     Ok(base(categories))
+}
+
+/// The grant among `reach` that carries access to any of `categories`: it
+/// names the organisation and purpose in the access log.
+pub fn carrier<'a>(
+    reach: impl IntoIterator<Item = &'a Reach>,
+    categories: &BTreeSet<Category>,
+) -> Option<&'a Reach> {
+    reach.into_iter().find(|r| r.categories.iter().any(|c| categories.contains(c)))
+}
+
+/// Whether the caller acts for `org_id` on the person's record through a
+/// grant in force of `purpose` (e.g. facility staff on a treatment grant).
+pub async fn acts_for(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    person_id: Uuid,
+    org_id: Uuid,
+    purpose: Purpose,
+) -> Result<bool, ApiError> {
+    Ok(reaching_grants(db, caller.account_id, Some(person_id))
+        .await?
+        .into_iter()
+        .any(|(_, r)| r.org_id == Some(org_id) && r.purpose == purpose))
 }
 
 /// The organization through which the caller reaches `category` on the

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::Rng;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::model::{AccessLevel, GrantStatus, OrgKind, Purpose, categories_from_csv, categories_to_csv};
@@ -154,7 +153,7 @@ pub fn normalize_code(code: &str) -> String {
 }
 
 fn code_hash(code: &str) -> String {
-    Sha256::digest(normalize_code(code).as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::hash::sha256_hex(normalize_code(code))
 }
 
 pub struct NewInvitation {

@@ -15,7 +15,6 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -23,14 +22,11 @@ use crate::consent::Access;
 use crate::db::begin_write;
 use crate::entities::{dispensing, health_fact, qr_scan};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::hash::sha256_hex as sha_hex;
 
 pub const SCAN_HOURS: i64 = 24;
 /// As-needed and external drugs have no days supply; they count as current this long.
 pub const UNTIMED_DAYS: i64 = 90;
-
-fn sha_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// One scanned part as received (kept for unfinished scans and provenance).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -202,7 +198,7 @@ async fn import(
         rows.push(dispensing::Model {
             id: Uuid::now_v7(),
             person_id: access.person_id,
-            fingerprint: sha_hex(&d.fingerprint()),
+            fingerprint: sha_hex(d.fingerprint()),
             dispensed_on: d.date,
             pharmacy_name: d.pharmacy.as_ref().map(|p| p.name.clone()),
             data: serde_json::to_string(d).unwrap_or_default(),

@@ -6,7 +6,6 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::catalogue::{self, CanonicalValue, Effective, KindSpec, ObservationValueInput};
@@ -70,12 +69,7 @@ fn check_when(effective: &Effective, now: DateTime<Utc>, errors: &mut Vec<FieldE
 }
 
 fn hash_hex(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0x1f]);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hash::sha256_fields(parts)
 }
 
 fn fmt_slot(v: Option<f64>) -> String {

@@ -281,8 +281,7 @@ pub async fn pull(
     for p in per_person.keys() {
         if let Some((cats, true)) = now_reachable.get(p) {
             let reach = crate::consent::policy::reaching_grants(db, caller.account_id, Some(*p)).await?;
-            let carrier =
-                reach.iter().map(|(_, r)| r).find(|r| r.categories.iter().any(|c| cats.contains(c)));
+            let carrier = crate::consent::policy::carrier(reach.iter().map(|(_, r)| r), cats);
             let entry = NewEntry {
                 person_id: *p,
                 actor_account_id: Some(caller.account_id),
