@@ -13,6 +13,7 @@ mod m20261126_000006_create_medications;
 mod m20261126_000007_create_org_clients;
 mod m20261126_000008_create_clinical;
 mod m20261126_000009_create_prescriptions;
+mod m20261126_000010_add_clinical_review;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_create_org_clients::Migration),
             Box::new(m20261126_000008_create_clinical::Migration),
             Box::new(m20261126_000009_create_prescriptions::Migration),
+            Box::new(m20261126_000010_add_clinical_review::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ pub mod orgs;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;
+pub mod timeline;
 
 pub use config::Settings;
 pub use startup::{AppState, Application};

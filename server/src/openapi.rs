@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
-use crate::{accounts, clinical, consent, devices, health, medications, observations, orgs, sync};
+use crate::{accounts, clinical, consent, devices, health, medications, observations, orgs, sync, timeline};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use crate::{accounts, clinical, consent, devices, health, medications, observati
         (name = "organizations", description = "Organizations of the network and their members"),
         (name = "medications", description = "お薬手帳 QR codes, dispensings, current medications, allergies and notes"),
         (name = "clinical", description = "SS-MIX2 data from the network's facilities: uploads, patient links, lab results"),
+        (name = "timeline", description = "The whole record on one line, with sources and cross-links"),
         (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
     )
@@ -72,6 +73,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(consent::http::list_persons)
                 .service(consent::http::create_dependent)
                 .service(consent::http::get_person)
+                .service(consent::http::update_person)
                 .service(consent::http::create_grant)
                 .service(consent::http::list_grants)
                 .service(consent::http::revoke_grant)
@@ -107,6 +109,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(clinical::http::remove_link)
                 .service(clinical::http::labs)
                 .service(clinical::http::prescriptions)
+                .service(clinical::http::lab_series)
+                .service(clinical::http::documents)
+                .service(clinical::http::accept_document)
+                .service(clinical::http::reject_document)
+                .service(timeline::http::timeline)
                 .service(sync::http::changes)
                 .service(sync::http::push),
         );

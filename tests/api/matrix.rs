@@ -64,6 +64,23 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         // Lab results: no grant in this world covers labs.
         ("GET /v1/persons/{personId}/prescriptions", MEDS_READ),
         ("GET /v1/persons/{personId}/labs", [200, 200, 403, 403, 404, 404, 403, 404, 403, 404, 401]),
+        (
+            "GET /v1/persons/{personId}/labs/{code}/series",
+            [200, 200, 403, 403, 404, 404, 403, 404, 403, 404, 401],
+        ),
+        // Documents and their review: the person and guardians (no such document here: 404).
+        ("GET /v1/persons/{personId}/clinical-documents", MANAGE_READ),
+        (
+            "POST /v1/persons/{personId}/clinical-documents/{documentId}/accept",
+            [404, 404, 403, 403, 404, 404, 403, 404, 403, 404, 401],
+        ),
+        (
+            "POST /v1/persons/{personId}/clinical-documents/{documentId}/reject",
+            [404, 404, 403, 403, 404, 404, 403, 404, 403, 404, 401],
+        ),
+        // The timeline shows whatever part of the record a grant covers.
+        ("GET /v1/persons/{personId}/timeline", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
+        ("PATCH /v1/persons/{personId}", MANAGE_READ),
         ("GET /v1/persons/{personId}", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("POST /v1/persons/{personId}/grants", MANAGE_CREATE),
         ("GET /v1/persons/{personId}/grants", MANAGE_READ),
@@ -173,6 +190,15 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
             path = path.replace("{grantId}", g["grantId"].as_str().unwrap());
             None
         }
+        (_, t) if t.contains("{documentId}") => {
+            path = path.replace("{documentId}", &uuid::Uuid::new_v4().to_string());
+            None
+        }
+        (_, t) if t.contains("{code}") => {
+            path = path.replace("{code}", "3D046");
+            None
+        }
+        ("PATCH", _) => Some(json!({"timeZone": "Asia/Tokyo"})),
         (_, t) if t.contains("{linkId}") => {
             // No link can exist here (nobody holds a treatment grant): the person gets 404 for it.
             path = path.replace("{linkId}", &uuid::Uuid::new_v4().to_string());

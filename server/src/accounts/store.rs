@@ -41,6 +41,7 @@ pub async fn insert_with_person(
         display_name: Set(new.display_name.to_owned()),
         birth_date: Set(None),
         sex: Set(None),
+        name_kana: Set(None),
         time_zone: Set("Asia/Tokyo".to_owned()),
         change_seq: Set(0),
         sync_floor: Set(0),

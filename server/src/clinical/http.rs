@@ -12,7 +12,7 @@ use crate::auth::{Caller, FacilityClient};
 use crate::category::Category;
 use crate::consent::model::Purpose;
 use crate::consent::{Action, Scope, authorize};
-use crate::entities::{lab_result, patient_link};
+use crate::entities::{lab_result, patient_link, prescription};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::http::{Json, RawBody};
 use crate::startup::AppState;
@@ -240,6 +240,8 @@ pub struct LabResult {
     pub specimen: Option<String>,
     pub observed_at: Option<DateTime<Utc>>,
     pub status: Option<String>,
+    /// Comments (NTE) on the result.
+    pub notes: Option<String>,
 }
 
 impl From<lab_result::Model> for LabResult {
@@ -261,6 +263,7 @@ impl From<lab_result::Model> for LabResult {
             specimen: r.specimen,
             observed_at: r.observed_at,
             status: r.status,
+            notes: r.notes,
         }
     }
 }
@@ -319,6 +322,27 @@ pub struct Prescription {
     pub prescribed_on: Option<chrono::NaiveDate>,
 }
 
+impl From<prescription::Model> for Prescription {
+    fn from(p: prescription::Model) -> Self {
+        Prescription {
+            id: p.id,
+            org_id: p.org_id,
+            document_id: p.document_id,
+            drug_system: p.drug_system,
+            drug_code: p.drug_code,
+            drug_name: p.drug_name,
+            dose: p.dose,
+            dose_unit: p.dose_unit,
+            daily_dose: p.daily_dose,
+            usage_code: p.usage_code,
+            usage: p.usage_text,
+            days: p.days,
+            route: p.route,
+            prescribed_on: p.prescribed_on,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PrescriptionsResponse {
     pub items: Vec<Prescription>,
@@ -354,22 +378,241 @@ pub async fn prescriptions(
     let items = service::prescriptions(&state.db, access.person_id)
         .await?
         .into_iter()
-        .map(|p| Prescription {
-            id: p.id,
-            org_id: p.org_id,
-            document_id: p.document_id,
-            drug_system: p.drug_system,
-            drug_code: p.drug_code,
-            drug_name: p.drug_name,
-            dose: p.dose,
-            dose_unit: p.dose_unit,
-            daily_dose: p.daily_dose,
-            usage_code: p.usage_code,
-            usage: p.usage_text,
-            days: p.days,
-            route: p.route,
-            prescribed_on: p.prescribed_on,
-        })
+        .map(Prescription::from)
         .collect();
     Ok(web::Json(PrescriptionsResponse { items }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesPoint {
+    pub lab_result_id: Uuid,
+    pub observed_at: Option<DateTime<Utc>>,
+    pub value: String,
+    pub numeric: Option<f64>,
+    pub unit: Option<String>,
+    pub reference_low: Option<f64>,
+    pub reference_high: Option<f64>,
+    pub flags: Vec<String>,
+    /// The facility that measured it.
+    pub org_id: Uuid,
+    /// The full JLAC10 code that facility used (method and specimen may differ between facilities).
+    pub jlac10: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LabSeries {
+    /// As asked: a JLAC10 analyte, a full JLAC10 code or a facility's own code.
+    pub code: String,
+    /// The JLAC10 analyte the series follows, when the code is one.
+    pub analyte: Option<String>,
+    /// The newest result's name.
+    pub name: Option<String>,
+    /// Oldest first.
+    pub points: Vec<SeriesPoint>,
+}
+
+/// One lab analyte over time, across facilities
+///
+/// `code` is a JLAC10 analyte code (`3D046` for HbA1c), a full 17-character
+/// JLAC10 code (its analyte is used, so different methods and specimens of
+/// different facilities form one series), or a facility's own code.
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id"), ("code" = String, Path, description = "JLAC10 analyte or code")),
+    responses(
+        (status = 200, description = "The series, oldest first", body = LabSeries),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "No access to labs", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Bad code", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/persons/{personId}/labs/{code}/series")]
+pub async fn lab_series(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, String)>,
+) -> ApiResult<web::Json<LabSeries>> {
+    let (person_id, code) = path.into_inner();
+    let code = code.trim().to_owned();
+    if code.is_empty() || code.len() > 64 {
+        return Err(ApiError::field("code", "must be 1 to 64 characters"));
+    }
+    let access =
+        authorize(&state.db, &caller, person_id, Action::Read, Scope::One(Category::Labs), "labs/series")
+            .await?;
+    let rows = service::series(&state.db, access.person_id, &code).await?;
+    let analyte = phr_formats::ssmix2::Jlac10Code::parse(&code)
+        .filter(|_| code.len() == 5 || code.len() == 17)
+        .map(|j| j.analyte().to_ascii_uppercase());
+    let name = rows.last().map(|r| r.name.clone());
+    let points = rows
+        .into_iter()
+        .map(|r| SeriesPoint {
+            lab_result_id: r.id,
+            observed_at: r.observed_at,
+            value: r.value,
+            numeric: r.numeric,
+            unit: r.unit,
+            reference_low: r.range_low,
+            reference_high: r.range_high,
+            flags: r.flags.split(',').filter(|f| !f.is_empty()).map(str::to_owned).collect(),
+            org_id: r.org_id,
+            jlac10: r.jlac10,
+        })
+        .collect();
+    Ok(web::Json(LabSeries { code, analyte, name, points }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentView {
+    pub document_id: Uuid,
+    pub org_id: Uuid,
+    /// SS-MIX2 data kind (`OML-11`, …).
+    pub data_kind: String,
+    pub path: String,
+    /// `imported`, `held` (waiting for the person's review) or `rejected`.
+    pub status: String,
+    /// What disagrees between the document's patient and the person, for a held document.
+    pub hold_reason: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub imported_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::entities::clinical_document::Model> for DocumentView {
+    fn from(d: crate::entities::clinical_document::Model) -> Self {
+        DocumentView {
+            document_id: d.id,
+            org_id: d.org_id,
+            data_kind: d.data_kind,
+            path: d.path,
+            status: d.status,
+            hold_reason: d.hold_reason,
+            received_at: d.received_at,
+            imported_at: d.imported_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentsParams {
+    /// `held`, `imported` or `rejected`; default: all.
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DocumentsResponse {
+    pub items: Vec<DocumentView>,
+}
+
+/// Facility documents of the person
+///
+/// For the person and guardians: what the network's facilities sent, and
+/// those held for review because the patient's name in kana, birth date or
+/// sex disagree with the person's.
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id"), DocumentsParams),
+    responses(
+        (status = 200, description = "Documents, newest first", body = DocumentsResponse),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person and guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Bad status", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/persons/{personId}/clinical-documents")]
+pub async fn documents(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    q: web::Query<DocumentsParams>,
+) -> ApiResult<web::Json<DocumentsResponse>> {
+    let status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if status.is_some_and(|s| !matches!(s, "held" | "imported" | "rejected")) {
+        return Err(ApiError::field("status", "must be held, imported or rejected"));
+    }
+    let access =
+        authorize(&state.db, &caller, path.into_inner(), Action::Read, Scope::Manage, "clinical-documents")
+            .await?;
+    let items = service::documents(&state.db, access.person_id, status)
+        .await?
+        .into_iter()
+        .map(DocumentView::from)
+        .collect();
+    Ok(web::Json(DocumentsResponse { items }))
+}
+
+async fn review(
+    state: &AppState,
+    caller: &Caller,
+    person_id: Uuid,
+    document_id: Uuid,
+    accept: bool,
+) -> ApiResult<web::Json<DocumentView>> {
+    let access =
+        authorize(&state.db, caller, person_id, Action::Write, Scope::Manage, "clinical-documents").await?;
+    let d = service::review(&state.db, access.person_id, document_id, accept).await?;
+    if accept {
+        state.changes.notify(access.person_id);
+    }
+    Ok(web::Json(DocumentView::from(d)))
+}
+
+/// Accept a held document
+///
+/// The person confirms the document is theirs although its demographics
+/// differ: it is imported into the record.
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id"), ("documentId" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "Imported", body = DocumentView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person and guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such document", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "Not held for review", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/persons/{personId}/clinical-documents/{documentId}/accept")]
+pub async fn accept_document(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<web::Json<DocumentView>> {
+    let (p, d) = path.into_inner();
+    review(&state, &caller, p, d, true).await
+}
+
+/// Reject a held document
+///
+/// The document is not the person's: it stays out of the record (kept as
+/// received, for the facility to correct its link).
+#[utoipa::path(
+    tag = "clinical",
+    params(("personId" = Uuid, Path, description = "Person id"), ("documentId" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "Rejected", body = DocumentView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person and guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such document", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "Not held for review", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/persons/{personId}/clinical-documents/{documentId}/reject")]
+pub async fn reject_document(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<web::Json<DocumentView>> {
+    let (p, d) = path.into_inner();
+    review(&state, &caller, p, d, false).await
 }

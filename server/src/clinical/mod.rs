@@ -3,5 +3,6 @@
 //! documents for unlinked patients, and lab results imported from them.
 //! Parsing is `phr_formats::ssmix2`.
 
+pub mod demographics;
 pub mod http;
 pub mod service;

@@ -8,11 +8,15 @@ use chrono::{FixedOffset, Utc};
 use phr_formats::ssmix2::{self, ObservationValue};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    Set,
 };
 use uuid::Uuid;
 
+use super::demographics::mismatches;
 use crate::db::begin_write;
-use crate::entities::{clinical_document as doc, health_fact, lab_result, patient_link, prescription};
+use crate::entities::{
+    clinical_document as doc, health_fact, lab_result, patient_link, person, prescription,
+};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::medications::service::{NewFact, add_fact};
 
@@ -48,7 +52,7 @@ pub async fn receive(
         return Ok(Received { document: existing, duplicate: true });
     }
     let link = find_link(&txn, org_id, &file.file.patient_id).await?;
-    let mut d = doc::Model {
+    let d = doc::Model {
         id: Uuid::now_v7(),
         org_id,
         local_patient_id: file.file.patient_id.clone(),
@@ -60,16 +64,13 @@ pub async fn receive(
         person_id: None,
         received_at: Utc::now(),
         imported_at: None,
+        hold_reason: None,
     };
-    if let Some(l) = &link {
-        d.status = "imported".into();
-        d.person_id = Some(l.person_id);
-        d.imported_at = Some(Utc::now());
-    }
     let d = doc::ActiveModel::from(d).insert(&txn).await?;
-    if let Some(l) = link {
-        apply(&txn, &d, &l, &file).await?;
-    }
+    let d = match link {
+        Some(l) => settle(&txn, d, &l, &file).await?,
+        None => d,
+    };
     txn.commit().await?;
     Ok(Received { document: d, duplicate: false })
 }
@@ -84,6 +85,89 @@ async fn find_link(
         .filter(patient_link::Column::LocalPatientId.eq(local))
         .one(db)
         .await?)
+}
+
+/// Brings a document of a linked patient into the record, or holds it for the
+/// person's review when its demographics disagree with the person's.
+async fn settle(
+    db: &impl ConnectionTrait,
+    d: doc::Model,
+    link: &patient_link::Model,
+    file: &ssmix2::StorageFile,
+) -> Result<doc::Model, ApiError> {
+    let person = person::Entity::find_by_id(link.person_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("link to a missing person")))?;
+    let disagree = file.message.patient.as_ref().map(|p| mismatches(&person, p)).unwrap_or_default();
+    let mut a: doc::ActiveModel = d.clone().into();
+    a.person_id = Set(Some(link.person_id));
+    if disagree.is_empty() {
+        apply(db, &d, link, file).await?;
+        a.status = Set("imported".into());
+        a.imported_at = Set(Some(Utc::now()));
+        a.hold_reason = Set(None);
+    } else {
+        a.status = Set("held".into());
+        a.hold_reason = Set(Some(disagree.join("; ")));
+    }
+    Ok(a.update(db).await?)
+}
+
+/// The person's decision on a held document: `accept` imports it as it is,
+/// otherwise it is rejected and stays out of the record (kept as received).
+pub async fn review(
+    db: &DatabaseConnection,
+    person_id: Uuid,
+    document_id: Uuid,
+    accept: bool,
+) -> Result<doc::Model, ApiError> {
+    let txn = begin_write(db).await?;
+    let d = doc::Entity::find_by_id(document_id)
+        .filter(doc::Column::PersonId.eq(person_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("document"))?;
+    if d.status != "held" {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("The document is {}, not held for review.", d.status),
+        ));
+    }
+    let link = find_link(&txn, d.org_id, &d.local_patient_id)
+        .await?
+        .filter(|l| l.person_id == person_id)
+        .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "The facility link was removed."))?;
+    let mut a: doc::ActiveModel = d.clone().into();
+    if accept {
+        let file = reparse(&d)?;
+        apply(&txn, &d, &link, &file).await?;
+        a.status = Set("imported".into());
+        a.imported_at = Set(Some(Utc::now()));
+    } else {
+        a.status = Set("rejected".into());
+    }
+    let d = a.update(&txn).await?;
+    txn.commit().await?;
+    Ok(d)
+}
+
+/// Documents of the person in a status (`held`, `imported`, `rejected`), newest first.
+pub async fn documents(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    status: Option<&str>,
+) -> Result<Vec<doc::Model>, ApiError> {
+    let mut q = doc::Entity::find().filter(doc::Column::PersonId.eq(person_id));
+    if let Some(s) = status {
+        q = q.filter(doc::Column::Status.eq(s));
+    }
+    Ok(q.order_by_desc(doc::Column::ReceivedAt).all(db).await?)
+}
+
+fn reparse(d: &doc::Model) -> Result<ssmix2::StorageFile, ApiError> {
+    let bytes = STANDARD.decode(&d.raw).map_err(|e| ApiError::Internal(e.into()))?;
+    ssmix2::parse_file(&d.path, &bytes).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))
 }
 
 fn value_text(v: &ObservationValue) -> (String, Option<f64>) {
@@ -191,6 +275,7 @@ async fn import_prescriptions(
     person_id: Uuid,
     file: &ssmix2::StorageFile,
 ) -> Result<(), ApiError> {
+    let jst = FixedOffset::east_opt(JST).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("offset")))?;
     let now = Utc::now();
     for p in &file.message.prescriptions {
         let Some(name) = p.drug.display() else { continue };
@@ -209,7 +294,12 @@ async fn import_prescriptions(
             usage_text: p.usage.as_ref().and_then(|u| u.display().map(str::to_owned)),
             days: p.days.and_then(|n| i32::try_from(n).ok()),
             route: p.route.as_ref().and_then(|r| r.code.clone()),
-            prescribed_on: p.start.as_ref().map(|t| t.date()).or(file.file.date),
+            prescribed_on: p
+                .start
+                .as_ref()
+                .map(|t| t.date())
+                .or(file.file.date)
+                .or(Some(d.received_at.with_timezone(&jst).date_naive())),
             created_at: now,
         };
         prescription::ActiveModel::from(row).insert(db).await?;
@@ -229,7 +319,9 @@ pub async fn prescriptions(
         .await?)
 }
 
-/// Lab results (OBX with values) of a document, for its person.
+/// Lab results (OBX with values) of a document, for its person, and the OBX
+/// outside any OBR that ADT-00 uses for height, weight and blood type (timed
+/// by the event, else the message).
 async fn import_labs(
     db: &impl ConnectionTrait,
     d: &doc::Model,
@@ -238,6 +330,7 @@ async fn import_labs(
 ) -> Result<(), ApiError> {
     let jst = FixedOffset::east_opt(JST).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("offset")))?;
     let now = Utc::now();
+    let mut rows = Vec::new();
     for report in &m.reports {
         let specimen = report
             .specimen
@@ -247,38 +340,58 @@ async fn import_labs(
             .map(str::to_owned);
         let collected = report.collected_at();
         for o in &report.results {
-            let Some(first) = o.value() else { continue };
-            let (value, numeric) = value_text(first);
-            let observed =
-                o.observed_at.as_ref().or(collected.as_ref()).and_then(|t| t.with_default_offset(jst));
-            let row = lab_result::Model {
-                id: Uuid::now_v7(),
-                person_id,
-                document_id: d.id,
-                org_id: d.org_id,
-                jlac10: o.jlac10.as_ref().map(|j| j.as_str().to_owned()),
-                code: o.code.code.clone().unwrap_or_default(),
-                name: o.code.display().unwrap_or_default().to_owned(),
-                value,
-                numeric,
-                unit: o.unit.clone(),
-                range_text: o.reference_range.as_ref().map(|r| r.text.clone()),
-                range_low: o.reference_range.as_ref().and_then(|r| r.low),
-                range_high: o.reference_range.as_ref().and_then(|r| r.high),
-                flags: o.abnormal_flags.join(","),
-                specimen: specimen.clone(),
-                observed_at: observed.map(|t| t.with_timezone(&Utc)),
-                status: o.status.map(|s| format!("{s:?}").to_lowercase()),
-                created_at: now,
-            };
-            lab_result::ActiveModel::from(row).insert(db).await?;
+            rows.extend(lab_row(d, person_id, o, specimen.clone(), collected.as_ref(), jst, now));
         }
+    }
+    let event_time = m.event.as_ref().and_then(|e| e.occurred_at.or(e.recorded_at)).or(m.header.created_at);
+    for o in &m.observations {
+        rows.extend(lab_row(d, person_id, o, None, event_time.as_ref(), jst, now));
+    }
+    for row in rows {
+        lab_result::ActiveModel::from(row).insert(db).await?;
     }
     Ok(())
 }
 
+fn lab_row(
+    d: &doc::Model,
+    person_id: Uuid,
+    o: &ssmix2::Observation,
+    specimen: Option<String>,
+    fallback_time: Option<&phr_formats::hl7::Timestamp>,
+    jst: FixedOffset,
+    now: chrono::DateTime<Utc>,
+) -> Option<lab_result::Model> {
+    let (value, numeric) = value_text(o.value()?);
+    let observed = o.observed_at.as_ref().or(fallback_time).and_then(|t| t.with_default_offset(jst));
+    Some(lab_result::Model {
+        id: Uuid::now_v7(),
+        person_id,
+        document_id: d.id,
+        org_id: d.org_id,
+        jlac10: o.jlac10.as_ref().map(|j| j.as_str().to_owned()),
+        analyte: o.jlac10.as_ref().map(|j| j.analyte().to_ascii_uppercase()),
+        code: o.code.code.clone().unwrap_or_default(),
+        name: o.code.display().unwrap_or_default().to_owned(),
+        value,
+        numeric,
+        unit: o.unit.clone(),
+        range_text: o.reference_range.as_ref().map(|r| r.text.clone()),
+        range_low: o.reference_range.as_ref().and_then(|r| r.low),
+        range_high: o.reference_range.as_ref().and_then(|r| r.high),
+        flags: o.abnormal_flags.join(","),
+        specimen,
+        // Without any time in the message, when the facility sent it.
+        observed_at: Some(observed.map_or(d.received_at, |t| t.with_timezone(&Utc))),
+        status: o.status.map(|s| format!("{s:?}").to_lowercase()),
+        notes: (!o.notes.is_empty()).then(|| o.notes.join("\n")),
+        created_at: now,
+    })
+}
+
 /// Links (facility, local ID) to a person and imports what waited in quarantine.
-/// Returns the link and how many documents were imported.
+/// Returns the link and how many waiting documents were settled (imported,
+/// or held for review when their demographics disagree).
 pub async fn link(
     db: &DatabaseConnection,
     person_id: Uuid,
@@ -315,15 +428,8 @@ pub async fn link(
         .await?;
     let n = waiting.len();
     for d in waiting {
-        let bytes = STANDARD.decode(&d.raw).map_err(|e| ApiError::Internal(e.into()))?;
-        let file =
-            ssmix2::parse_file(&d.path, &bytes).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
-        apply(&txn, &d, &l, &file).await?;
-        let mut a: doc::ActiveModel = d.into();
-        a.status = sea_orm::Set("imported".into());
-        a.person_id = sea_orm::Set(Some(person_id));
-        a.imported_at = sea_orm::Set(Some(Utc::now()));
-        a.update(&txn).await?;
+        let file = reparse(&d)?;
+        settle(&txn, d, &l, &file).await?;
     }
     txn.commit().await?;
     Ok((l, n))
@@ -354,4 +460,69 @@ pub async fn labs(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<lab_
         .order_by_asc(lab_result::Column::Id)
         .all(db)
         .await?)
+}
+
+/// One analyte's results across facilities, oldest first: `code` is a JLAC10
+/// analyte (5 characters) or a full JLAC10 code (its analyte is used), else a
+/// facility's own code.
+pub async fn series(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    code: &str,
+) -> Result<Vec<lab_result::Model>, ApiError> {
+    let mut q = lab_result::Entity::find().filter(lab_result::Column::PersonId.eq(person_id));
+    q = match ssmix2::Jlac10Code::parse(code) {
+        Some(j) if code.len() == 5 || code.len() == 17 => q.filter(
+            sea_orm::Condition::any()
+                .add(lab_result::Column::Analyte.eq(j.analyte().to_ascii_uppercase()))
+                .add(lab_result::Column::Code.eq(code)),
+        ),
+        _ => q.filter(lab_result::Column::Code.eq(code)),
+    };
+    Ok(q.order_by_asc(lab_result::Column::ObservedAt).order_by_asc(lab_result::Column::Id).all(db).await?)
+}
+
+/// The observation kind (and blood-pressure component) a clinic-measured
+/// vital sign stands for, so it can sit beside home readings of that kind.
+pub fn kind_of(m: ssmix2::Measurement) -> Option<(&'static str, Option<&'static str>)> {
+    use ssmix2::Measurement as M;
+    match m {
+        M::SystolicBloodPressure => Some(("blood_pressure", Some("systolic"))),
+        M::DiastolicBloodPressure => Some(("blood_pressure", Some("diastolic"))),
+        M::BodyWeight => Some(("body_weight", None)),
+        M::BodyHeight => Some(("body_height", None)),
+        M::BodyMassIndex => Some(("bmi", None)),
+        M::BodyTemperature => Some(("body_temperature", None)),
+        M::PulseRate => Some(("heart_rate", None)),
+        M::WaistCircumference | M::AboBloodType => None,
+    }
+}
+
+/// Numeric lab results in `[from, to)` that measure observation `kind`, with
+/// the component each gives, oldest first.
+pub async fn clinic_values(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    kind: &str,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> Result<Vec<(Option<&'static str>, lab_result::Model)>, ApiError> {
+    let rows = lab_result::Entity::find()
+        .filter(lab_result::Column::PersonId.eq(person_id))
+        .filter(lab_result::Column::ObservedAt.gte(from))
+        .filter(lab_result::Column::ObservedAt.lt(to))
+        .filter(lab_result::Column::Analyte.like("9%"))
+        .filter(lab_result::Column::Numeric.is_not_null())
+        .order_by_asc(lab_result::Column::ObservedAt)
+        .order_by_asc(lab_result::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let m = ssmix2::Measurement::from_analyte(r.analyte.as_deref()?)?;
+            let (k, component) = kind_of(m)?;
+            (k == kind).then_some((component, r))
+        })
+        .collect())
 }

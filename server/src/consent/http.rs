@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
@@ -300,6 +300,8 @@ pub struct PersonView {
     #[schema(value_type = Option<String>)]
     pub birth_date: Option<NaiveDate>,
     pub sex: Option<String>,
+    /// Family and given name in katakana (`カンジャ タロウ`): facilities' documents are checked against it.
+    pub name_kana: Option<String>,
     /// `self`, `guardian` or `grantee`.
     pub relationship: String,
     /// Categories the caller may read.
@@ -318,6 +320,7 @@ impl PersonView {
             display_name: p.display_name,
             birth_date: p.birth_date,
             sex: p.sex,
+            name_kana: p.name_kana,
             relationship: relationship.into(),
             read: Category::ALL.to_vec(),
             write: Category::ALL.to_vec(),
@@ -400,6 +403,7 @@ pub async fn list_persons(
             display_name: r.person.display_name,
             birth_date: r.person.birth_date,
             sex: r.person.sex,
+            name_kana: r.person.name_kana,
             relationship: r.relationship.into(),
             read: r.read.into_iter().collect(),
             write: r.write.into_iter().collect(),
@@ -654,11 +658,91 @@ pub async fn get_person(
         display_name: r.person.display_name,
         birth_date: r.person.birth_date,
         sex: r.person.sex,
+        name_kana: r.person.name_kana,
         relationship: r.relationship.into(),
         read: r.read.into_iter().collect(),
         write: r.write.into_iter().collect(),
         purposes: r.purposes.into_iter().collect(),
     }))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersonUpdate {
+    #[validate(length(min = 1, max = 100))]
+    pub display_name: Option<String>,
+    #[schema(value_type = Option<String>, example = "1948-04-05")]
+    pub birth_date: Option<NaiveDate>,
+    /// `male`, `female`, `other` or `unknown`.
+    pub sex: Option<String>,
+    /// Family and given name in katakana, separated by a space.
+    #[validate(length(min = 1, max = 100))]
+    pub name_kana: Option<String>,
+    /// IANA time zone in which trends are bucketed (`Asia/Tokyo`).
+    pub time_zone: Option<String>,
+}
+
+/// Update who the person is
+///
+/// By the person or a guardian. Name in kana, birth date and sex are what
+/// facilities' documents are checked against before they enter the record.
+#[utoipa::path(
+    tag = "consent",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    request_body = PersonUpdate,
+    responses(
+        (status = 200, description = "The person", body = PersonView),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Only the person and guardians", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Invalid field", body = Problem, content_type = PROBLEM),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/persons/{personId}")]
+pub async fn update_person(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: Json<PersonUpdate>,
+) -> ApiResult<web::Json<PersonView>> {
+    let access =
+        authorize(&state.db, &caller, path.into_inner(), Action::Write, Scope::Manage, "person").await?;
+    let b = body.0;
+    let mut errors = Vec::new();
+    if b.display_name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        errors.push(FieldError::new("displayName", "must not be blank"));
+    }
+    if b.birth_date.is_some_and(|d| d > Utc::now().date_naive()) {
+        errors.push(FieldError::new("birthDate", "is in the future"));
+    }
+    if b.sex.as_deref().is_some_and(|s| !matches!(s, "male" | "female" | "other" | "unknown")) {
+        errors.push(FieldError::new("sex", "must be one of male, female, other, unknown"));
+    }
+    if b.name_kana.as_deref().is_some_and(|k| crate::clinical::demographics::normalize_kana(k).is_none()) {
+        errors.push(FieldError::new("nameKana", "must be written in katakana or hiragana"));
+    }
+    if b.time_zone.as_deref().is_some_and(|z| z.parse::<chrono_tz::Tz>().is_err()) {
+        errors.push(FieldError::new("timeZone", "is not an IANA time zone"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let p = service::update_person(
+        &state.db,
+        access.person_id,
+        service::PersonChanges {
+            display_name: b.display_name.map(|n| n.trim().to_owned()),
+            birth_date: b.birth_date,
+            sex: b.sex,
+            name_kana: b.name_kana.map(|k| k.trim().to_owned()),
+            time_zone: b.time_zone,
+        },
+    )
+    .await?;
+    let relationship =
+        if access.relationship == crate::consent::policy::Relationship::Own { "self" } else { "guardian" };
+    Ok(web::Json(PersonView::controlled(p, relationship)))
 }
 
 /// Hand the record over to the person

@@ -233,6 +233,23 @@ pub async fn authorize(
     Ok(base(categories))
 }
 
+/// The categories the caller may read on the person's record, without
+/// logging anything: for a handler that widens what it shows (and then asks
+/// [`authorize`] for exactly that, which logs it).
+pub async fn readable(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    person_id: Uuid,
+) -> Result<BTreeSet<Category>, ApiError> {
+    Ok(match relationship(db, caller, person_id).await? {
+        None => BTreeSet::new(),
+        Some((Relationship::Grantee, reach)) => {
+            reach.iter().flat_map(|r| r.categories.iter().copied()).collect()
+        }
+        Some(_) => Category::ALL.into_iter().collect(),
+    })
+}
+
 /// The grant among `reach` that carries access to any of `categories`: it
 /// names the organisation and purpose in the access log.
 pub fn carrier<'a>(

@@ -276,6 +276,7 @@ pub async fn create_dependent(
             display_name: d.display_name,
             birth_date: Some(d.birth_date),
             sex: d.sex,
+            name_kana: None,
             time_zone: "Asia/Tokyo".into(),
             change_seq: 0,
             sync_floor: 0,
@@ -287,6 +288,43 @@ pub async fn create_dependent(
     store::add_guardian(&txn, p.id, caller.account_id, caller.account_id, now).await?;
     txn.commit().await?;
     Ok(p)
+}
+
+/// What a person's owner or guardian may change about who the person is.
+pub struct PersonChanges {
+    pub display_name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub sex: Option<String>,
+    pub name_kana: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+pub async fn update_person(
+    db: &DatabaseConnection,
+    person_id: Uuid,
+    c: PersonChanges,
+) -> Result<person::Model, ApiError> {
+    use sea_orm::Set;
+    let p =
+        person::Entity::find_by_id(person_id).one(db).await?.ok_or_else(|| ApiError::not_found("person"))?;
+    let mut a: person::ActiveModel = p.into();
+    if let Some(v) = c.display_name {
+        a.display_name = Set(v);
+    }
+    if let Some(v) = c.birth_date {
+        a.birth_date = Set(Some(v));
+    }
+    if let Some(v) = c.sex {
+        a.sex = Set(Some(v));
+    }
+    if let Some(v) = c.name_kana {
+        a.name_kana = Set(Some(v));
+    }
+    if let Some(v) = c.time_zone {
+        a.time_zone = Set(v);
+    }
+    a.updated_at = Set(Utc::now());
+    Ok(a.update(db).await?)
 }
 
 pub async fn add_guardian(

@@ -17,6 +17,8 @@ pub struct Model {
     pub person_id: Option<Uuid>,
     pub received_at: DateTimeUtc,
     pub imported_at: Option<DateTimeUtc>,
+    /// Why a `held` document waits for the person's review (demographics that disagree).
+    pub hold_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,8 @@ pub struct Model {
     pub document_id: Uuid,
     pub org_id: Uuid,
     pub jlac10: Option<String>,
+    /// The JLAC10 analyte (first five characters): one series across facilities.
+    pub analyte: Option<String>,
     pub code: String,
     pub name: String,
     pub value: String,
@@ -22,6 +24,8 @@ pub struct Model {
     pub specimen: Option<String>,
     pub observed_at: Option<DateTimeUtc>,
     pub status: Option<String>,
+    /// NTE comments after the OBX, one per line, HL7 escapes resolved.
+    pub notes: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -8,6 +8,8 @@ pub struct Model {
     pub display_name: String,
     pub birth_date: Option<Date>,
     pub sex: Option<String>,
+    /// Family and given name in katakana, compared with what facilities send.
+    pub name_kana: Option<String>,
     /// IANA zone in which trends are bucketed.
     pub time_zone: String,
     /// Per-person change counter: the sync feed's clock for this record.

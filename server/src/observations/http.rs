@@ -29,7 +29,11 @@ fn parse_kind(raw: Option<&str>) -> Result<Option<&'static KindSpec>, FieldError
 }
 
 /// An RFC 3339 instant, or a plain date meaning local midnight in `tz`.
-fn parse_bound(raw: Option<&str>, name: &str, tz: Tz) -> Result<Option<DateTime<Utc>>, FieldError> {
+pub(crate) fn parse_bound(
+    raw: Option<&str>,
+    name: &str,
+    tz: Tz,
+) -> Result<Option<DateTime<Utc>>, FieldError> {
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(Some(t.with_timezone(&Utc)));
@@ -210,7 +214,30 @@ pub struct SummaryResponse {
     pub tz: String,
     /// Every bucket of the range, empty ones with `count: 0`.
     pub buckets: Vec<Bucket>,
+    /// Values of this kind measured at a facility (SS-MIX2 results whose
+    /// JLAC10 code is this vital sign) in the range, oldest first: shown beside
+    /// the home readings, never mixed into the buckets. Only for callers who
+    /// may also read `labs`.
+    pub clinic: Vec<ClinicValue>,
 }
+
+/// A vital sign measured at a clinic or hospital.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClinicValue {
+    pub lab_result_id: Uuid,
+    pub observed_at: Option<DateTime<Utc>>,
+    /// `systolic` or `diastolic` for blood pressure.
+    pub component: Option<String>,
+    pub value: f64,
+    pub unit: Option<String>,
+    /// The facility that measured it.
+    pub org_id: Uuid,
+    /// Always `clinic`.
+    pub measured_by: String,
+}
+
+static VITALS_AND_LABS: [Category; 2] = [Category::Vitals, Category::Labs];
 
 /// Summarise observations
 ///
@@ -269,15 +296,19 @@ pub async fn summarize(
         return Err(ApiError::validation(errors));
     }
     let Some(kind) = kind else { return Err(ApiError::validation(errors)) };
-    let access = authorize(
-        &state.db,
-        &caller,
-        person_id,
-        Action::Read,
-        Scope::One(kind.category),
-        "observations/summary",
-    )
-    .await?;
+    // Vital signs also show clinic-measured values to those who may read labs
+    // (and the access log then says labs were read too).
+    let readable = crate::consent::policy::readable(&state.db, &caller, person_id).await?;
+    let scope = if kind.category == Category::Vitals
+        && readable.contains(&Category::Vitals)
+        && readable.contains(&Category::Labs)
+    {
+        Scope::AnyOf(&VITALS_AND_LABS)
+    } else {
+        Scope::One(kind.category)
+    };
+    let access =
+        authorize(&state.db, &caller, person_id, Action::Read, scope, "observations/summary").await?;
     let person_tz: Tz = person::Entity::find_by_id(person_id)
         .one(&state.db)
         .await?
@@ -309,11 +340,31 @@ pub async fn summarize(
     } else {
         summary::summarize(&state.db, access.person_id, kind, tz, &bounds).await?
     };
+    let clinic = if access.categories.contains(&Category::Labs) {
+        crate::clinical::service::clinic_values(&state.db, access.person_id, kind.name, from, to)
+            .await?
+            .into_iter()
+            .filter_map(|(component, r)| {
+                Some(ClinicValue {
+                    lab_result_id: r.id,
+                    observed_at: r.observed_at,
+                    component: component.map(str::to_owned),
+                    value: r.numeric?,
+                    unit: r.unit,
+                    org_id: r.org_id,
+                    measured_by: "clinic".into(),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(web::Json(SummaryResponse {
         kind: kind.name.to_owned(),
         bucket: size,
         tz: tz.name().to_owned(),
         buckets,
+        clinic,
     }))
 }
 
