@@ -18,6 +18,7 @@ pub mod hash;
 pub mod health;
 pub mod http;
 pub mod medications;
+pub mod notify;
 pub mod observations;
 pub mod openapi;
 pub mod orgs;

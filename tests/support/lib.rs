@@ -8,6 +8,8 @@
 //! message, unless `PHR_REQUIRE_POSTGRES=1` (as in CI), where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fcm;
+
 use std::time::Duration;
 
 use phr::{AppState, Application, Settings};
