@@ -14,6 +14,7 @@ mod m20261126_000007_create_org_clients;
 mod m20261126_000008_create_clinical;
 mod m20261126_000009_create_prescriptions;
 mod m20261126_000010_add_clinical_review;
+mod m20261126_000011_create_notifications;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_create_clinical::Migration),
             Box::new(m20261126_000009_create_prescriptions::Migration),
             Box::new(m20261126_000010_add_clinical_review::Migration),
+            Box::new(m20261126_000011_create_notifications::Migration),
         ]
     }
 }

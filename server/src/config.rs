@@ -39,6 +39,14 @@ pub struct Settings {
     pub max_batch_items: usize,
     /// Days deletions are kept for sync; older cursors get 410 resync_required.
     pub tombstone_retention_days: i64,
+    /// Firebase Cloud Messaging (`PHR_FCM_*`); `None`: push is off, the inbox still fills.
+    pub fcm: Option<crate::notify::fcm::FcmConfig>,
+    /// Whether this instance runs the push-outbox worker (`PHR_PUSH_WORKER`).
+    pub push_worker: bool,
+    /// Sends of one push before it is given up (`PHR_PUSH_MAX_ATTEMPTS`).
+    pub push_max_attempts: u32,
+    /// How often the worker looks for due pushes, in milliseconds (`PHR_PUSH_POLL_MS`).
+    pub push_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -60,6 +68,10 @@ impl Default for Settings {
             workers: None,
             max_batch_items: 5000,
             tombstone_retention_days: 90,
+            fcm: None,
+            push_worker: true,
+            push_max_attempts: 8,
+            push_poll_ms: 500,
         }
     }
 }
@@ -184,6 +196,16 @@ impl Settings {
         }
         if let Some(v) = get("PHR_MAX_BATCH_ITEMS") {
             self.max_batch_items = parse("PHR_MAX_BATCH_ITEMS", v)?;
+        }
+        self.fcm = crate::notify::fcm::FcmConfig::from_lookup(&get).context("PHR_FCM_*")?;
+        if let Some(v) = get("PHR_PUSH_WORKER") {
+            self.push_worker = parse_bool("PHR_PUSH_WORKER", v)?;
+        }
+        if let Some(v) = get("PHR_PUSH_MAX_ATTEMPTS") {
+            self.push_max_attempts = parse("PHR_PUSH_MAX_ATTEMPTS", v)?;
+        }
+        if let Some(v) = get("PHR_PUSH_POLL_MS") {
+            self.push_poll_ms = parse("PHR_PUSH_POLL_MS", v)?;
         }
         if let Some(v) = get("PHR_WORKERS") {
             self.workers = Some(parse("PHR_WORKERS", v)?);

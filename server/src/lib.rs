@@ -4,6 +4,7 @@
 //! (sea-orm queries), grouped by capability.
 
 pub mod accounts;
+pub mod alerts;
 pub mod auth;
 pub mod category;
 pub mod cli;

@@ -6,7 +6,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
-use crate::{accounts, clinical, consent, devices, health, medications, observations, orgs, sync, timeline};
+use crate::{
+    accounts, alerts, clinical, consent, devices, health, medications, notify, observations, orgs, sync,
+    timeline,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +31,7 @@ use crate::{accounts, clinical, consent, devices, health, medications, observati
         (name = "medications", description = "お薬手帳 QR codes, dispensings, current medications, allergies and notes"),
         (name = "clinical", description = "SS-MIX2 data from the network's facilities: uploads, patient links, lab results"),
         (name = "timeline", description = "The whole record on one line, with sources and cross-links"),
+        (name = "notifications", description = "Inbox, push preferences and alerts"),
         (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
     )
@@ -114,6 +118,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(clinical::http::accept_document)
                 .service(clinical::http::reject_document)
                 .service(timeline::http::timeline)
+                .service(notify::http::inbox)
+                .service(notify::http::read)
+                .service(notify::http::get_preferences)
+                .service(notify::http::put_preferences)
+                .service(alerts::http::create)
+                .service(alerts::http::list)
+                .service(alerts::http::remove)
+                .service(alerts::http::create_for_org)
+                .service(alerts::http::list_for_org)
+                .service(alerts::http::remove_for_org)
+                .service(alerts::http::alerts)
+                .service(alerts::http::ack)
                 .service(sync::http::changes)
                 .service(sync::http::push),
         );

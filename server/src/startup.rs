@@ -29,6 +29,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Wakes long-polling sync pulls when a record changes.
     pub changes: crate::sync::ChangeBus,
+    /// The FCM client, when push is configured.
+    pub push: Option<Arc<crate::notify::fcm::FcmSender>>,
 }
 
 impl AppState {
@@ -47,7 +49,13 @@ impl AppState {
             ),
         };
         let hasher = Hasher::new(settings.argon2_memory_kib)?;
-        Ok(Self { db, keys, hasher, settings, changes: Default::default() })
+        let push = match &settings.fcm {
+            Some(c) => {
+                Some(Arc::new(crate::notify::fcm::FcmSender::from_config(c).context("PHR_FCM_CREDENTIALS")?))
+            }
+            None => None,
+        };
+        Ok(Self { db, keys, hasher, settings, changes: Default::default(), push })
     }
 }
 
@@ -56,6 +64,8 @@ pub struct Application {
     server: Server,
     /// Database and retention (days) for the hourly tombstone pruning.
     pruner: (DatabaseConnection, i64),
+    /// The push-outbox worker and its polling interval, unless switched off.
+    push: Option<(crate::notify::worker::Worker, std::time::Duration)>,
 }
 
 impl Application {
@@ -72,6 +82,16 @@ impl Application {
         let workers = state.settings.workers;
         let state = web::Data::from(Arc::new(state));
         let pruner = (state.db.clone(), state.settings.tombstone_retention_days);
+        let push = state.settings.push_worker.then(|| {
+            (
+                crate::notify::worker::Worker::new(
+                    state.db.clone(),
+                    state.push.clone(),
+                    state.settings.push_max_attempts,
+                ),
+                std::time::Duration::from_millis(state.settings.push_poll_ms.max(10)),
+            )
+        });
         let spec = openapi::spec();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(openapi::routes).split_for_parts();
@@ -107,7 +127,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Self { port, server: server.run(), pruner })
+        Ok(Self { port, server: server.run(), pruner, push })
     }
 
     pub fn port(&self) -> u16 {
@@ -133,8 +153,12 @@ impl Application {
                 }
             }
         });
+        let pushing = self.push.map(|(w, every)| tokio::spawn(w.run(every)));
         let served = self.server.await;
         pruning.abort();
+        if let Some(p) = pushing {
+            p.abort();
+        }
         served
     }
 }

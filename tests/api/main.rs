@@ -13,6 +13,7 @@ mod fcm;
 mod matrix;
 mod medications;
 mod migrations;
+mod notifications;
 mod observations;
 mod operations;
 mod sync;

@@ -81,6 +81,10 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         // The timeline shows whatever part of the record a grant covers.
         ("GET /v1/persons/{personId}/timeline", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("PATCH /v1/persons/{personId}", MANAGE_READ),
+        // Alert rules are set by the person and guardians; grantees see those on their categories.
+        ("POST /v1/persons/{personId}/alert-rules", MANAGE_CREATE),
+        ("GET /v1/persons/{personId}/alert-rules", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
+        ("DELETE /v1/persons/{personId}/alert-rules/{ruleId}", MANAGE_DELETE),
         ("GET /v1/persons/{personId}", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("POST /v1/persons/{personId}/grants", MANAGE_CREATE),
         ("GET /v1/persons/{personId}/grants", MANAGE_READ),
@@ -189,6 +193,21 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
             .await;
             path = path.replace("{grantId}", g["grantId"].as_str().unwrap());
             None
+        }
+        (_, t) if t.contains("{ruleId}") => {
+            let (status, r) = app
+                .post_json(
+                    &format!("/v1/persons/{p}/alert-rules"),
+                    owner,
+                    &json!({"kind": "body_weight", "op": ">=", "threshold": 100}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{r}");
+            path = path.replace("{ruleId}", r["ruleId"].as_str().unwrap());
+            None
+        }
+        ("POST", t) if t.ends_with("/alert-rules") => {
+            Some(json!({"kind": "blood_pressure", "component": "systolic", "op": ">=", "threshold": 160}))
         }
         (_, t) if t.contains("{documentId}") => {
             path = path.replace("{documentId}", &uuid::Uuid::new_v4().to_string());

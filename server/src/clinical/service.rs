@@ -104,6 +104,7 @@ async fn settle(
     a.person_id = Set(Some(link.person_id));
     if disagree.is_empty() {
         apply(db, &d, link, file).await?;
+        announce(db, &d, link.person_id).await?;
         a.status = Set("imported".into());
         a.imported_at = Set(Some(Utc::now()));
         a.hold_reason = Set(None);
@@ -112,6 +113,19 @@ async fn settle(
         a.hold_reason = Set(Some(disagree.join("; ")));
     }
     Ok(a.update(db).await?)
+}
+
+/// Tells the person (and guardians) that a facility's document entered the record.
+async fn announce(db: &impl ConnectionTrait, d: &doc::Model, person_id: Uuid) -> Result<(), ApiError> {
+    let told = crate::consent::policy::controllers(db, person_id).await?;
+    crate::notify::emit(
+        db,
+        crate::notify::Event::new(crate::notify::EventKind::ClinicalData, Some(person_id), told)
+            .with("documentId", d.id)
+            .with("orgId", d.org_id)
+            .with("dataKind", &d.data_kind),
+    )
+    .await
 }
 
 /// The person's decision on a held document: `accept` imports it as it is,
@@ -142,6 +156,7 @@ pub async fn review(
     if accept {
         let file = reparse(&d)?;
         apply(&txn, &d, &link, &file).await?;
+        announce(&txn, &d, person_id).await?;
         a.status = Set("imported".into());
         a.imported_at = Set(Some(Utc::now()));
     } else {

@@ -250,6 +250,59 @@ pub async fn readable(
     })
 }
 
+/// The accounts that control the person's record: their own account and guardians.
+pub async fn controllers(db: &impl ConnectionTrait, person_id: Uuid) -> Result<BTreeSet<Uuid>, ApiError> {
+    let mut out: BTreeSet<Uuid> = crate::entities::account::Entity::find()
+        .filter(crate::entities::account::Column::PersonId.eq(person_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    out.extend(
+        crate::entities::guardian::Entity::find()
+            .filter(crate::entities::guardian::Column::PersonId.eq(person_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|g| g.account_id),
+    );
+    Ok(out)
+}
+
+/// The accounts other than the controllers that may read `category` of the
+/// person's record now: account grantees, and members of grantee
+/// organizations in a role that acts on the grant's purpose.
+pub async fn grantee_readers(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    category: Category,
+) -> Result<BTreeSet<Uuid>, ApiError> {
+    let now = Utc::now();
+    let mut out = BTreeSet::new();
+    for g in grant::Entity::find()
+        .filter(grant::Column::PersonId.eq(person_id))
+        .filter(grant::Column::RevokedAt.is_null())
+        .all(db)
+        .await?
+    {
+        if !in_force(&g, now) || !categories_from_csv(&g.categories).contains(&category) {
+            continue;
+        }
+        if let Some(a) = g.grantee_account_id {
+            out.insert(a);
+        }
+        if let (Some(org), Ok(purpose)) = (g.grantee_org_id, g.purpose.parse::<Purpose>()) {
+            for m in org_member::Entity::find().filter(org_member::Column::OrgId.eq(org)).all(db).await? {
+                if m.role.parse::<OrgRole>().is_ok_and(|r| purpose.acting_roles().contains(&r)) {
+                    out.insert(m.account_id);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The grant among `reach` that carries access to any of `categories`: it
 /// names the organisation and purpose in the access log.
 pub fn carrier<'a>(

@@ -16,6 +16,7 @@ use crate::category::Category;
 use crate::db::begin_write;
 use crate::entities::{account, grant, invitation, organization, person, share_code, transfer};
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::notify::{Event, EventKind, emit};
 
 pub const INVITATION_DAYS: i64 = 7;
 /// Crockford's base32: no I, L, O or U, so codes survive being read aloud.
@@ -120,6 +121,10 @@ pub async fn create_grant(
     };
     let txn = begin_write(db).await?;
     let g = store::insert_grant(&txn, row).await?;
+    if let Some(a) = g.grantee_account_id {
+        emit(&txn, Event::new(EventKind::GrantCreated, Some(g.person_id), [a].into()).with("grantId", g.id))
+            .await?;
+    }
     txn.commit().await?;
     tracing::info!(person.id = %g.person_id, grant.id = %g.id, "grant created");
     Ok(g)
@@ -127,8 +132,14 @@ pub async fn create_grant(
 
 pub async fn revoke_grant(db: &DatabaseConnection, access: &Access, grant_id: Uuid) -> Result<(), ApiError> {
     let txn = begin_write(db).await?;
-    store::find_grant(&txn, access.person_id, grant_id).await?.ok_or_else(|| ApiError::not_found("grant"))?;
+    let g = store::find_grant(&txn, access.person_id, grant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("grant"))?;
     store::revoke_grant(&txn, grant_id, Utc::now()).await?;
+    if let (Some(a), None) = (g.grantee_account_id, g.revoked_at) {
+        emit(&txn, Event::new(EventKind::GrantRevoked, Some(g.person_id), [a].into()).with("grantId", g.id))
+            .await?;
+    }
     txn.commit().await?;
     tracing::info!(person.id = %access.person_id, grant.id = %grant_id, "grant revoked");
     Ok(())
@@ -250,6 +261,14 @@ pub async fn accept_invitation(
     if !store::mark_accepted(&txn, inv.id, caller.account_id, g.id, now).await? {
         return Err(invalid());
     }
+    let told = super::policy::controllers(&txn, g.person_id).await?;
+    emit(
+        &txn,
+        Event::new(EventKind::InvitationAccepted, Some(g.person_id), told)
+            .with("grantId", g.id)
+            .with("invitationId", inv.id),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(person.id = %g.person_id, grant.id = %g.id, "invitation accepted");
     Ok(g)
@@ -708,6 +727,14 @@ pub async fn redeem_share_code(
     if res.rows_affected != 1 {
         return Err(invalid());
     }
+    let told = super::policy::controllers(&txn, sc.person_id).await?;
+    emit(
+        &txn,
+        Event::new(EventKind::ShareCodeRedeemed, Some(sc.person_id), told)
+            .with("grantId", g.id)
+            .with("orgId", org_id),
+    )
+    .await?;
     txn.commit().await?;
     super::audit::append(
         db,

@@ -2,6 +2,8 @@
 
 pub mod access_log;
 pub mod account;
+pub mod alert;
+pub mod alert_rule;
 pub mod clinical_document;
 pub mod device;
 pub mod dispensing;
@@ -10,6 +12,8 @@ pub mod guardian;
 pub mod health_fact;
 pub mod invitation;
 pub mod lab_result;
+pub mod notification;
+pub mod notification_preference;
 pub mod observation;
 pub mod org_client;
 pub mod org_member;
@@ -17,6 +21,7 @@ pub mod organization;
 pub mod patient_link;
 pub mod person;
 pub mod prescription;
+pub mod push_outbox;
 pub mod qr_scan;
 pub mod refresh_token;
 pub mod share_code;

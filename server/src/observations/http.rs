@@ -104,7 +104,7 @@ pub async fn upload(
     if body.observations.len() > max {
         return Err(ApiError::field("observations", format!("must hold at most {max} items per request")));
     }
-    let results = service::upload_batch(&state.db, &access, &body.observations).await?;
+    let results = service::upload_batch(&state.db, &access, &body.observations, None).await?;
     state.changes.notify(access.person_id);
     Ok(web::Json(BatchResponse { results }))
 }

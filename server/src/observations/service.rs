@@ -228,11 +228,14 @@ fn rejected(id: Option<String>, errors: Vec<FieldError>) -> ItemResult {
 }
 
 /// Validates every item, stores the valid ones in one transaction and reports
-/// each item's fate in input order.
+/// each item's fate in input order. In the same transaction, alert rules are
+/// evaluated on what was stored and the record's other devices are poked
+/// (`origin`: the device that sent it, when known).
 pub async fn upload_batch(
     db: &DatabaseConnection,
     access: &Access,
     items: &[Value],
+    origin: Option<Uuid>,
 ) -> Result<Vec<ItemResult>, ApiError> {
     let now = Utc::now();
     let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
@@ -273,6 +276,18 @@ pub async fn upload_batch(
             prepared.iter().filter(|p| inserted.contains(&p.row.id)).map(|p| &p.row),
         )
         .await?;
+        let stored: Vec<&observation::Model> =
+            prepared.iter().filter(|p| inserted.contains(&p.row.id)).map(|p| &p.row).collect();
+        if !stored.is_empty() {
+            crate::alerts::service::evaluate(&txn, access.person_id, &stored).await?;
+            let mut poke = crate::notify::Event::new(
+                crate::notify::EventKind::Sync,
+                Some(access.person_id),
+                crate::consent::policy::controllers(&txn, access.person_id).await?,
+            );
+            poke.except_device = origin;
+            crate::notify::emit(&txn, poke).await?;
+        }
         let skipped: Vec<&Prepared> = prepared.iter().filter(|p| !inserted.contains(&p.row.id)).collect();
         let by_id = store::find_by_ids(&txn, skipped.iter().map(|p| p.row.id)).await?;
         let by_key = store::find_by_dedup_keys(

@@ -211,7 +211,7 @@ pub async fn push(
         }
         if !upserts.is_empty() {
             let items: Vec<Value> = upserts.iter().map(|(_, v)| v.clone()).collect();
-            let outcome = obs::upload_batch(db, &access, &items).await?;
+            let outcome = obs::upload_batch(db, &access, &items, Some(device_id)).await?;
             for ((i, _), r) in upserts.iter().zip(outcome) {
                 let m = &mutations[*i];
                 results[*i] = Some(match r.status {
