@@ -7,6 +7,7 @@
 //! FCM accepted a message and before the row was marked `sent` sends it again
 //! when the lease runs out. A crash before the send loses nothing.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,10 +85,13 @@ impl Worker {
         }
     }
 
-    /// One round: every due row, up to a batch.
+    /// One round: claims every due row (up to a batch) in one statement, then
+    /// sends them concurrently.
     pub async fn round(&self) -> Result<Round, ApiError> {
         let now = Utc::now();
-        let due = outbox::Entity::find()
+        let due: Vec<Uuid> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
             .filter(
                 Condition::any()
                     .add(outbox::Column::Status.eq("pending"))
@@ -96,21 +100,48 @@ impl Worker {
             .filter(outbox::Column::NextAttemptAt.lte(now))
             .order_by_asc(outbox::Column::NextAttemptAt)
             .limit(BATCH)
+            .into_tuple()
             .all(&self.db)
             .await?;
-        let outcomes: Vec<Result<Option<Outcome>, ApiError>> = futures_util::stream::iter(due)
-            .map(|row| self.deliver(row))
+        if due.is_empty() {
+            return Ok(Round::default());
+        }
+        // The claim re-checks dueness, so of two workers that read the same
+        // rows only one gets each; the claim is a lease that runs out.
+        let claimed = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("sending"))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now + LEASE))
+            .filter(outbox::Column::Id.is_in(due))
+            .filter(
+                Condition::any()
+                    .add(outbox::Column::Status.eq("pending"))
+                    .add(outbox::Column::Status.eq("sending")),
+            )
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .exec_with_returning(&self.db)
+            .await?;
+        let tokens: std::collections::HashMap<Uuid, Option<String>> = device::Entity::find()
+            .filter(device::Column::Id.is_in(claimed.iter().map(|r| r.device_id).collect::<BTreeSet<_>>()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.push_token))
+            .collect();
+        let outcomes: Vec<Result<Outcome, ApiError>> = futures_util::stream::iter(claimed)
+            .map(|row| {
+                let token = tokens.get(&row.device_id).cloned().flatten();
+                self.deliver(row, token)
+            })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         let mut r = Round::default();
         for o in outcomes {
             match o? {
-                Some(Outcome::Sent) => r.sent += 1,
-                Some(Outcome::Retried) => r.retried += 1,
-                Some(Outcome::Failed) => r.failed += 1,
-                Some(Outcome::Dropped) => r.dropped += 1,
-                None => {}
+                Outcome::Sent => r.sent += 1,
+                Outcome::Retried => r.retried += 1,
+                Outcome::Failed => r.failed += 1,
+                Outcome::Dropped => r.dropped += 1,
             }
         }
         Ok(r)
@@ -144,37 +175,24 @@ impl Worker {
         attempts: i32,
         retry_after: Option<Duration>,
         reason: String,
-    ) -> Result<Option<Outcome>, ApiError> {
+    ) -> Result<Outcome, ApiError> {
         let delay =
             backoff_delay(u32::try_from(attempts - 1).unwrap_or(0), retry_after, &mut rand::thread_rng());
         let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
         self.set(id, "pending", Some(next), Some(reason), attempts).await?;
-        Ok(Some(Outcome::Retried))
+        Ok(Outcome::Retried)
     }
 
-    async fn deliver(&self, row: outbox::Model) -> Result<Option<Outcome>, ApiError> {
-        // Claim: only if nobody else changed the row since we read it.
-        let claimed = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value("sending"))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now() + LEASE))
-            .filter(outbox::Column::Id.eq(row.id))
-            .filter(outbox::Column::Status.eq(row.status.clone()))
-            .filter(outbox::Column::NextAttemptAt.eq(row.next_attempt_at))
-            .exec(&self.db)
-            .await?;
-        if claimed.rows_affected != 1 {
-            return Ok(None);
-        }
+    async fn deliver(&self, row: outbox::Model, token: Option<String>) -> Result<Outcome, ApiError> {
         let attempts = row.attempts + 1;
         let Some(sender) = &self.sender else {
             self.set(row.id, "dropped", None, Some("push delivery is off".into()), row.attempts).await?;
-            return Ok(Some(Outcome::Dropped));
+            return Ok(Outcome::Dropped);
         };
-        let token = device::Entity::find_by_id(row.device_id).one(&self.db).await?.and_then(|d| d.push_token);
         let Some(token) = token else {
             self.set(row.id, "dropped", None, Some("the device has no push token".into()), row.attempts)
                 .await?;
-            return Ok(Some(Outcome::Dropped));
+            return Ok(Outcome::Dropped);
         };
         let data: std::collections::BTreeMap<String, String> =
             serde_json::from_str(&row.data).unwrap_or_default();
@@ -199,7 +217,7 @@ impl Worker {
                     .filter(outbox::Column::Id.eq(row.id))
                     .exec(&self.db)
                     .await?;
-                Ok(Some(Outcome::Sent))
+                Ok(Outcome::Sent)
             }
             Err(SendError::Unregistered) => {
                 // The token is dead: forget it (unless the device registered a new one meanwhile).
@@ -211,7 +229,7 @@ impl Worker {
                     .await?;
                 self.set(row.id, "dropped", None, Some("UNREGISTERED: push token removed".into()), attempts)
                     .await?;
-                Ok(Some(Outcome::Dropped))
+                Ok(Outcome::Dropped)
             }
             Err(SendError::Retryable { retry_after, reason }) if attempts < self.max_attempts => {
                 self.retry(row.id, attempts, retry_after, reason).await
@@ -223,7 +241,7 @@ impl Worker {
             Err(e) => {
                 self.set(row.id, "failed", None, Some(e.to_string()), attempts).await?;
                 tracing::warn!(outbox_id = %row.id, attempts, error = %e, "push given up");
-                Ok(Some(Outcome::Failed))
+                Ok(Outcome::Failed)
             }
         }
     }
