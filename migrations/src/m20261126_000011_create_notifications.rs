@@ -70,6 +70,7 @@ enum Alerts {
     RuleId,
     PersonId,
     ObservationId,
+    Source,
     Kind,
     Category,
     Value,
@@ -188,6 +189,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(A::RuleId).uuid().not_null())
                     .col(ColumnDef::new(A::PersonId).uuid().not_null())
                     .col(ColumnDef::new(A::ObservationId).uuid().not_null())
+                    .col(ColumnDef::new(A::Source).string_len(16).not_null())
                     .col(ColumnDef::new(A::Kind).string_len(40).not_null())
                     .col(ColumnDef::new(A::Category).string_len(16).not_null())
                     .col(ColumnDef::new(A::Value).double().not_null())

@@ -6,6 +6,7 @@ use crate::consent::{admin, grant, org_with_member};
 both_databases!(quarantined_lab_results_are_imported_when_the_patient_is_linked);
 both_databases!(timeline_shows_every_source_and_links_a_dispensing_to_its_prescription);
 both_databases!(documents_whose_demographics_disagree_wait_for_the_persons_review);
+both_databases!(a_clinic_measured_weight_fires_a_single_reading_rule);
 
 const LAB: &str =
     "999/901/9999013/20111220/OML-11/9999013_20111220_OML-11_000000011000354_20111220103059000_01_1";
@@ -463,4 +464,30 @@ async fn documents_whose_demographics_disagree_wait_for_the_persons_review(app: 
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["errors"][0]["path"], "nameKana", "{body}");
+}
+
+async fn a_clinic_measured_weight_fires_a_single_reading_rule(app: TestApp) {
+    let admin = admin(&app).await;
+    let (hospital, clinician, facility) = hospital_with_uploader(&app, &admin, "1311234567").await;
+    let (patient, person) = linked_patient(&app, &hospital, &clinician, json!({"sex": "male"})).await;
+    for rule in [
+        json!({"kind": "body_weight", "op": ">=", "threshold": 63}),
+        json!({"kind": "body_weight", "op": ">=", "threshold": 60, "consecutive": 2}),
+    ] {
+        let (status, r) =
+            app.post_json(&format!("/v1/persons/{person}/alert-rules"), Some(&patient), &rule).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+    }
+    let (status, _) = upload(&app, &facility, ADT00, sample(ADT00)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, alerts) = app.get("/v1/alerts?status=open", Some(&patient)).await;
+    let items = alerts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only the single-reading rule: {alerts}");
+    assert_eq!((items[0]["source"].as_str(), items[0]["value"].as_f64()), (Some("lab_result"), Some(63.5)));
+    let (_, series) = app.get(&format!("/v1/persons/{person}/labs/9N006/series"), Some(&patient)).await;
+    assert_eq!(items[0]["observationId"], series["points"][0]["labResultId"]);
+    let (_, inbox) = app.get("/v1/notifications", Some(&patient)).await;
+    let events: Vec<&str> =
+        inbox["items"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
+    assert!(events.contains(&"alert") && events.contains(&"clinical_data"), "{events:?}");
 }

@@ -364,8 +364,11 @@ pub struct AlertView {
     pub rule_id: Uuid,
     pub kind: String,
     pub category: String,
-    /// The observation that crossed the threshold.
+    /// The reading that crossed the threshold: an observation, or a lab
+    /// result when `source` is `lab_result` (a clinic-measured vital sign).
     pub observation_id: Uuid,
+    /// `observation` or `lab_result`.
+    pub source: String,
     /// Its value (the rule's component) in the kind's canonical unit.
     pub value: f64,
     /// `open` or `acked`.
@@ -384,6 +387,7 @@ impl From<alert::Model> for AlertView {
             kind: a.kind,
             category: a.category,
             observation_id: a.observation_id,
+            source: a.source,
             value: a.value,
             status: a.status,
             created_at: a.created_at,

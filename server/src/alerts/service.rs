@@ -180,41 +180,95 @@ pub async fn evaluate(
             all && span_ok
         });
         let Some((_, o)) = fired else { continue };
-        let open = alert::Entity::find()
-            .filter(alert::Column::PersonId.eq(person_id))
-            .filter(alert::Column::Status.eq("open"))
-            .filter(alert::Column::RuleId.eq(r.id))
-            .one(db)
-            .await?;
-        if open.is_some() {
+        let Some(value) = value_of(kind, r.component.as_deref(), o) else { continue };
+        if let Some(a) = raise(db, &r, person_id, kind, ("observation", o.id), value).await? {
+            raised.push(a);
+        }
+    }
+    Ok(raised)
+}
+
+/// Records an alert of `r` on the reading `source_id` and tells its
+/// recipients, unless an alert of the rule on the person is still open.
+async fn raise(
+    db: &impl ConnectionTrait,
+    r: &rule::Model,
+    person_id: Uuid,
+    kind: &KindSpec,
+    (source, source_id): (&str, Uuid),
+    value: f64,
+) -> Result<Option<alert::Model>, ApiError> {
+    let open = alert::Entity::find()
+        .filter(alert::Column::PersonId.eq(person_id))
+        .filter(alert::Column::Status.eq("open"))
+        .filter(alert::Column::RuleId.eq(r.id))
+        .one(db)
+        .await?;
+    if open.is_some() {
+        return Ok(None);
+    }
+    let a = alert::ActiveModel::from(alert::Model {
+        id: Uuid::now_v7(),
+        rule_id: r.id,
+        person_id,
+        observation_id: source_id,
+        source: source.to_owned(),
+        kind: r.kind.clone(),
+        category: kind.category.as_str().to_owned(),
+        value,
+        status: "open".into(),
+        created_at: Utc::now(),
+        acked_by: None,
+        acked_at: None,
+    })
+    .insert(db)
+    .await?;
+    let recipients = recipients(db, r, person_id, kind.category).await?;
+    emit(
+        db,
+        Event::new(EventKind::Alert, Some(person_id), recipients)
+            .with("alertId", a.id)
+            .with("ruleId", r.id)
+            .with(if source == "observation" { "observationId" } else { "labResultId" }, source_id),
+    )
+    .await?;
+    Ok(Some(a))
+}
+
+/// A vital sign measured at a facility (SS-MIX2), as the observation kind
+/// and component it stands for.
+pub struct ClinicReading {
+    pub lab_result_id: Uuid,
+    pub kind: &'static str,
+    pub component: Option<&'static str>,
+    pub value: f64,
+}
+
+/// Evaluates single-reading rules (`consecutive` 1) on clinic-measured values
+/// from a clinical import, in its transaction. Rules that need readings in a
+/// row look at home readings only: a clinic value is not part of that series.
+pub async fn evaluate_clinic(
+    db: &impl ConnectionTrait,
+    person_id: Uuid,
+    readings: &[ClinicReading],
+) -> Result<Vec<alert::Model>, ApiError> {
+    if readings.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut raised = Vec::new();
+    for r in rules_for(db, person_id).await? {
+        if r.consecutive > 1 {
             continue;
         }
-        let Some(value) = value_of(kind, r.component.as_deref(), o) else { continue };
-        let a = alert::ActiveModel::from(alert::Model {
-            id: Uuid::now_v7(),
-            rule_id: r.id,
-            person_id,
-            observation_id: o.id,
-            kind: r.kind.clone(),
-            category: kind.category.as_str().to_owned(),
-            value,
-            status: "open".into(),
-            created_at: Utc::now(),
-            acked_by: None,
-            acked_at: None,
-        })
-        .insert(db)
-        .await?;
-        let recipients = recipients(db, &r, person_id, kind.category).await?;
-        emit(
-            db,
-            Event::new(EventKind::Alert, Some(person_id), recipients)
-                .with("alertId", a.id)
-                .with("ruleId", r.id)
-                .with("observationId", o.id),
-        )
-        .await?;
-        raised.push(a);
+        let Some(kind) = catalogue::kind(&r.kind) else { continue };
+        let hit = readings.iter().find(|c| {
+            c.kind == r.kind && c.component == r.component.as_deref() && holds(&r.op, c.value, r.threshold)
+        });
+        if let Some(c) = hit
+            && let Some(a) = raise(db, &r, person_id, kind, ("lab_result", c.lab_result_id), c.value).await?
+        {
+            raised.push(a);
+        }
     }
     Ok(raised)
 }

@@ -362,9 +362,20 @@ async fn import_labs(
     for o in &m.observations {
         rows.extend(lab_row(d, person_id, o, None, event_time.as_ref(), jst, now));
     }
+    let mut clinic = Vec::new();
     for row in rows {
-        lab_result::ActiveModel::from(row).insert(db).await?;
+        let row = lab_result::ActiveModel::from(row).insert(db).await?;
+        let measured = row.analyte.as_deref().and_then(ssmix2::Measurement::from_analyte).and_then(kind_of);
+        if let (Some((kind, component)), Some(value)) = (measured, row.numeric) {
+            clinic.push(crate::alerts::service::ClinicReading {
+                lab_result_id: row.id,
+                kind,
+                component,
+                value,
+            });
+        }
     }
+    crate::alerts::service::evaluate_clinic(db, person_id, &clinic).await?;
     Ok(())
 }
 

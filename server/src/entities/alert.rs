@@ -8,7 +8,10 @@ pub struct Model {
     pub id: Uuid,
     pub rule_id: Uuid,
     pub person_id: Uuid,
+    /// The reading that crossed: an observation, or a lab result (clinic-measured).
     pub observation_id: Uuid,
+    /// `observation` (a home reading) or `lab_result` (measured at a facility).
+    pub source: String,
     pub kind: String,
     pub category: String,
     pub value: f64,
