@@ -15,6 +15,7 @@ mod m20261126_000008_create_clinical;
 mod m20261126_000009_create_prescriptions;
 mod m20261126_000010_add_clinical_review;
 mod m20261126_000011_create_notifications;
+mod m20261126_000012_create_public_health;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_create_prescriptions::Migration),
             Box::new(m20261126_000010_add_clinical_review::Migration),
             Box::new(m20261126_000011_create_notifications::Migration),
+            Box::new(m20261126_000012_create_public_health::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ pub mod notify;
 pub mod observations;
 pub mod openapi;
 pub mod orgs;
+pub mod public_health;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;

@@ -7,8 +7,8 @@ use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
 use crate::{
-    accounts, alerts, clinical, consent, devices, health, medications, notify, observations, orgs, sync,
-    timeline,
+    accounts, alerts, clinical, consent, devices, health, medications, notify, observations, orgs, public_health,
+    sync, timeline,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::{
         (name = "clinical", description = "SS-MIX2 data from the network's facilities: uploads, patient links, lab results"),
         (name = "timeline", description = "The whole record on one line, with sources and cross-links"),
         (name = "notifications", description = "Inbox, push preferences and alerts"),
+        (name = "public_health", description = "Municipal programmes: enrolment, nurses' residents list, guidance notes, statistics"),
         (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
     )
@@ -130,6 +131,15 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(alerts::http::remove_for_org)
                 .service(alerts::http::alerts)
                 .service(alerts::http::ack)
+                .service(public_health::http::create_program)
+                .service(public_health::http::org_programs)
+                .service(public_health::http::programs)
+                .service(public_health::http::enroll)
+                .service(public_health::http::leave)
+                .service(public_health::http::residents)
+                .service(public_health::http::program_stats)
+                .service(public_health::http::write_note)
+                .service(public_health::http::list_notes)
                 .service(sync::http::changes)
                 .service(sync::http::push),
         );

@@ -109,7 +109,7 @@ pub fn parse_window(s: &str) -> Option<i32> {
     (minutes > 0 && minutes <= 366 * 1440).then(|| i32::try_from(minutes).ok()).flatten()
 }
 
-fn check(b: RuleRequest) -> Result<NewRule, ApiError> {
+pub fn check(b: RuleRequest) -> Result<NewRule, ApiError> {
     let mut errors = Vec::new();
     let kind = catalogue::kind(b.kind.trim());
     match kind {
@@ -167,6 +167,7 @@ fn check(b: RuleRequest) -> Result<NewRule, ApiError> {
             consecutive,
             window_minutes: window,
             notify,
+            program_id: None,
         }),
         _ => Err(ApiError::validation(errors)),
     }

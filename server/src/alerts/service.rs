@@ -25,6 +25,8 @@ pub struct NewRule {
     pub consecutive: i32,
     pub window_minutes: Option<i32>,
     pub notify: BTreeSet<String>,
+    /// Set when the rule comes with a public-health programme.
+    pub program_id: Option<Uuid>,
 }
 
 pub async fn create(
@@ -38,6 +40,7 @@ pub async fn create(
         id: Uuid::now_v7(),
         person_id: owner.0,
         org_id: owner.1,
+        program_id: r.program_id,
         created_by: by,
         kind: r.kind.name.to_owned(),
         component: r.component,

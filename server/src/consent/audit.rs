@@ -50,11 +50,24 @@ pub fn entry_hash(e: &access_log::Model) -> String {
         e.categories.clone(),
         e.purpose.clone().unwrap_or_default(),
     ];
-    crate::hash::sha256_fields(fields)
+    // Entries without a reason hash as they did before the column existed.
+    match &e.reason {
+        None => crate::hash::sha256_fields(fields),
+        Some(r) => crate::hash::sha256_fields(fields.into_iter().chain([r.clone()])),
+    }
 }
 
 /// Appends one entry to the person's chain.
 pub async fn append(db: &DatabaseConnection, e: NewEntry<'_>) -> Result<(), ApiError> {
+    append_with_reason(db, e, None).await
+}
+
+/// Appends one entry with the actor's stated reason (emergency access).
+pub async fn append_with_reason(
+    db: &DatabaseConnection,
+    e: NewEntry<'_>,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
     let categories = categories_to_csv(e.categories);
     let mut last_err = None;
     for _ in 0..5 {
@@ -76,6 +89,7 @@ pub async fn append(db: &DatabaseConnection, e: NewEntry<'_>) -> Result<(), ApiE
             resource: e.resource.to_owned(),
             categories: categories.clone(),
             purpose: e.purpose.map(str::to_owned),
+            reason: reason.map(str::to_owned),
             prev_hash: head.map_or_else(|| GENESIS.to_owned(), |h| h.hash),
             hash: String::new(),
         };

@@ -552,6 +552,8 @@ pub struct LogEntry {
     pub resource: String,
     pub categories: Vec<Category>,
     pub purpose: Option<String>,
+    /// The actor's stated reason (emergency access).
+    pub reason: Option<String>,
 }
 
 /// Who accessed the record
@@ -627,6 +629,7 @@ pub async fn access_log(
         resource: e.resource,
         categories: super::model::categories_from_csv(&e.categories).into_iter().collect(),
         purpose: e.purpose,
+        reason: e.reason,
     })))
 }
 

@@ -16,6 +16,8 @@ pub struct Model {
     pub resource: String,
     pub categories: String,
     pub purpose: Option<String>,
+    /// Why, in the actor's words (emergency access).
+    pub reason: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

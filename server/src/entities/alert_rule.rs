@@ -9,6 +9,8 @@ pub struct Model {
     pub id: Uuid,
     pub person_id: Option<Uuid>,
     pub org_id: Option<Uuid>,
+    /// The programme whose rule this is (an organization rule set with the programme).
+    pub program_id: Option<Uuid>,
     pub created_by: Uuid,
     pub kind: String,
     pub component: Option<String>,

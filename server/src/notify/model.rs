@@ -23,10 +23,12 @@ pub enum EventKind {
     Sync,
     /// A pharmacy or clinic redeemed the person's share code.
     ShareCodeRedeemed,
+    /// A programme nurse wrote a guidance note to the person.
+    GuidanceNote,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::ClinicalData,
         EventKind::InvitationAccepted,
         EventKind::GrantCreated,
@@ -35,6 +37,7 @@ impl EventKind {
         EventKind::Alert,
         EventKind::Sync,
         EventKind::ShareCodeRedeemed,
+        EventKind::GuidanceNote,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl EventKind {
             EventKind::Alert => "alert",
             EventKind::Sync => "sync",
             EventKind::ShareCodeRedeemed => "share_code_redeemed",
+            EventKind::GuidanceNote => "guidance_note",
         }
     }
 
@@ -65,6 +69,7 @@ impl EventKind {
             EventKind::Alert => ("アラート", "設定した基準を超える記録がありました。"),
             EventKind::Sync => ("", ""),
             EventKind::ShareCodeRedeemed => ("共有コードが使われました", "共有コードで記録が開かれました。"),
+            EventKind::GuidanceNote => ("保健指導", "保健師からメッセージが届きました。"),
         }
     }
 
