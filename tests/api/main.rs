@@ -15,3 +15,4 @@ mod migrations;
 mod observations;
 mod operations;
 mod sync;
+mod transfer;
