@@ -1,10 +1,13 @@
-//! The `phr` command line: `serve` (default), `migrate`, `openapi`, `admin`, `keygen`.
+//! The `phr` command line: `serve` (default), `migrate`, `openapi`, `admin`, `keygen`,
+//! `audit`, and the SS-MIX2 transfer program (`push-ssmix2`, `import-ssmix2`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::clinical::transfer;
 use crate::config::Settings;
 use crate::startup::{AppState, Application};
 use crate::{db, openapi, telemetry};
@@ -44,6 +47,48 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Upload a facility's SS-MIX2 storage to a PHR server; a rerun sends only
+    /// what earlier runs did not confirm. Exit 1 if any file failed.
+    #[command(name = "push-ssmix2")]
+    PushSsmix2 {
+        /// Base URL of the PHR server, e.g. https://phr.example.jp
+        #[arg(long)]
+        server: String,
+        /// The facility's API client (created by an organization admin).
+        #[arg(long, env = "PHR_CLIENT_ID")]
+        client_id: String,
+        /// The client's secret; prefer the environment variable, which other
+        /// users of the PC cannot see the way they see a command line.
+        #[arg(long, env = "PHR_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// What was sent (default: .phr-push-state in the storage root).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Attempts per request before a file is given up.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+        max_attempts: u32,
+        /// Patients uploaded at once (each patient's files always go in order).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
+        concurrency: u16,
+        /// Pause before each upload, in milliseconds (to spare a busy server).
+        #[arg(long, default_value_t = 0, hide = true)]
+        delay_ms: u64,
+        /// First back-off wait, in milliseconds; doubles per failure up to a minute.
+        #[arg(long, default_value_t = 500, hide = true)]
+        retry_base_ms: u64,
+        /// The storage root: the folder holding the <PID 1-3> folders.
+        root: PathBuf,
+    },
+    /// Load a facility's SS-MIX2 storage straight into the configured database
+    /// (bulk back-loads); files already there count as duplicates. Exit 1 if any file failed.
+    #[command(name = "import-ssmix2")]
+    ImportSsmix2 {
+        /// The facility's organization id.
+        #[arg(long)]
+        facility: uuid::Uuid,
+        /// The storage root: the folder holding the <PID 1-3> folders.
+        root: PathBuf,
     },
 }
 
@@ -129,6 +174,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     b.reason
                 ),
             }
+        }
+        Command::PushSsmix2 {
+            server,
+            client_id,
+            client_secret,
+            state,
+            max_attempts,
+            concurrency,
+            delay_ms,
+            retry_base_ms,
+            root,
+        } => {
+            let opts = transfer::PushOptions {
+                server,
+                client_id,
+                client_secret,
+                root,
+                state,
+                max_attempts,
+                concurrency: concurrency.into(),
+                backoff: transfer::Backoff {
+                    base: Duration::from_millis(retry_base_ms),
+                    ..transfer::Backoff::default()
+                },
+                delay: Duration::from_millis(delay_ms),
+            };
+            let summary = transfer::push(opts).await?;
+            anyhow::ensure!(summary.failed.is_empty(), "{} files failed; see above", summary.failed.len());
+        }
+        Command::ImportSsmix2 { facility, root } => {
+            let settings = load()?;
+            let conn = db::connect(&settings.database_url, 2).await?;
+            if settings.migrate_on_start {
+                db::migrate_up(&conn).await?;
+            }
+            let summary = transfer::import(&conn, facility, &root).await;
+            conn.close().await?;
+            let summary = summary?;
+            anyhow::ensure!(summary.failed.is_empty(), "{} files failed; see above", summary.failed.len());
         }
     }
     Ok(())

@@ -17,3 +17,4 @@ mod notifications;
 mod observations;
 mod operations;
 mod sync;
+mod transfer;

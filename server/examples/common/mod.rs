@@ -14,6 +14,9 @@ pub struct Running {
     pub client: reqwest::Client,
     pub handle: actix_web::dev::ServerHandle,
     pub db: sea_orm::DatabaseConnection,
+    /// For a second process on the same database (`phr import-ssmix2`).
+    #[allow(dead_code)]
+    pub database_url: String,
     _dir: tempfile::TempDir,
     pub pg: Option<(String, String)>,
 }
@@ -32,7 +35,7 @@ pub async fn start(pg_admin: Option<&str>, max_connections: u32) -> Running {
     };
     let settings = Settings {
         bind: "127.0.0.1:0".into(),
-        database_url: url,
+        database_url: url.clone(),
         data_dir: dir.path().to_path_buf(),
         signing_key: Some(phr::auth::keys::generate_spec()),
         argon2_memory_kib: 1024,
@@ -50,7 +53,7 @@ pub async fn start(pg_admin: Option<&str>, max_connections: u32) -> Running {
         .timeout(Duration::from_secs(600))
         .build()
         .unwrap();
-    Running { base, client, handle, db, _dir: dir, pg }
+    Running { base, client, handle, db, database_url: url, _dir: dir, pg }
 }
 
 /// Stops the server and drops its PostgreSQL database.
