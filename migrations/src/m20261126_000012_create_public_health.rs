@@ -144,7 +144,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("ix_enrollments_person").table(E::Table).col(E::PersonId).to_owned())
+            .create_index(
+                Index::create().name("ix_enrollments_person").table(E::Table).col(E::PersonId).to_owned(),
+            )
             .await?;
         use Notes as N;
         manager
@@ -163,7 +165,12 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("ix_notes_person").table(N::Table).col(N::PersonId).col(N::CreatedAt).to_owned(),
+                Index::create()
+                    .name("ix_notes_person")
+                    .table(N::Table)
+                    .col(N::PersonId)
+                    .col(N::CreatedAt)
+                    .to_owned(),
             )
             .await?;
         manager
@@ -189,7 +196,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("ux_cards_uid").table(C::Table).col(C::UidHash).unique().to_owned())
+            .create_index(
+                Index::create().name("ux_cards_uid").table(C::Table).col(C::UidHash).unique().to_owned(),
+            )
             .await?;
         use EmergencySettings as S;
         manager
@@ -265,7 +274,9 @@ impl MigrationTrait for Migration {
             .alter_table(Table::alter().table(AccessLog::Table).drop_column(AccessLog::Reason).to_owned())
             .await?;
         manager
-            .alter_table(Table::alter().table(AlertRules::Table).drop_column(AlertRules::ProgramId).to_owned())
+            .alter_table(
+                Table::alter().table(AlertRules::Table).drop_column(AlertRules::ProgramId).to_owned(),
+            )
             .await?;
         for t in [
             ServerSecrets::Table.into_iden(),

@@ -47,6 +47,11 @@ pub struct Settings {
     pub push_max_attempts: u32,
     /// How often the worker looks for due pushes, in milliseconds (`PHR_PUSH_POLL_MS`).
     pub push_poll_ms: u64,
+    /// Key for the keyed hash of IC-card UIDs (`PHR_CARD_KEY`, at least 32
+    /// characters); when unset, one is generated once and kept in the database.
+    pub card_key: Option<String>,
+    /// Emergency accesses one clinician may attempt per hour (`PHR_EMERGENCY_PER_HOUR`).
+    pub emergency_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -72,6 +77,8 @@ impl Default for Settings {
             push_worker: true,
             push_max_attempts: 8,
             push_poll_ms: 500,
+            card_key: None,
+            emergency_per_hour: 10,
         }
     }
 }
@@ -206,6 +213,13 @@ impl Settings {
         }
         if let Some(v) = get("PHR_PUSH_POLL_MS") {
             self.push_poll_ms = parse("PHR_PUSH_POLL_MS", v)?;
+        }
+        if let Some(v) = get("PHR_CARD_KEY") {
+            anyhow::ensure!(v.trim().len() >= 32, "PHR_CARD_KEY must be at least 32 characters");
+            self.card_key = Some(v.trim().to_owned());
+        }
+        if let Some(v) = get("PHR_EMERGENCY_PER_HOUR") {
+            self.emergency_per_hour = parse("PHR_EMERGENCY_PER_HOUR", v)?;
         }
         if let Some(v) = get("PHR_WORKERS") {
             self.workers = Some(parse("PHR_WORKERS", v)?);

@@ -24,11 +24,12 @@ pub enum ErrorCode {
     ServiceUnavailable,
     ResyncRequired,
     InvalidPayload,
+    RateLimited,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::BadRequest,
         Self::ValidationFailed,
         Self::Unauthorized,
@@ -42,6 +43,7 @@ impl ErrorCode {
         Self::ServiceUnavailable,
         Self::ResyncRequired,
         Self::InvalidPayload,
+        Self::RateLimited,
         Self::Internal,
     ];
 
@@ -96,6 +98,12 @@ impl ErrorCode {
                 410,
                 "Resync required",
                 "Discard the local copy and sync again without a cursor.",
+            ),
+            Self::RateLimited => (
+                "rate_limited",
+                429,
+                "Too many requests",
+                "Wait for the seconds in `Retry-After`, then retry.",
             ),
             Self::Internal => {
                 ("internal_error", 500, "Internal server error", "Retry later; the incident was logged.")
@@ -174,6 +182,9 @@ pub enum ApiError {
     Unauthorized { invalid: bool },
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Too many attempts; retry after this many seconds.
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
     #[error("internal: {0}")]
     Internal(#[from] anyhow::Error),
 }
@@ -204,6 +215,7 @@ impl ApiError {
             Self::Problem { code, .. } => *code,
             Self::Unauthorized { .. } => ErrorCode::Unauthorized,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -218,6 +230,7 @@ impl ApiError {
             }
             // Internal causes are logged, never sent.
             Self::Unavailable(_) => ("The database is not reachable right now.".into(), vec![]),
+            Self::RateLimited(s) => (format!("Too many attempts; retry in {s} seconds."), vec![]),
             Self::Internal(_) => ("An unexpected error occurred.".into(), vec![]),
         };
         Problem {
@@ -278,6 +291,9 @@ impl ResponseError for ApiError {
         }
         if let Self::Unavailable(_) = self {
             res.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let Self::RateLimited(s) = self {
+            res.insert_header((header::RETRY_AFTER, s.to_string()));
         }
         res.body(serde_json::to_string(&self.to_problem()).unwrap_or_default())
     }

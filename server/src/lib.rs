@@ -13,6 +13,7 @@ pub mod config;
 pub mod consent;
 pub mod db;
 pub mod devices;
+pub mod emergency;
 pub mod entities;
 pub mod error;
 pub mod hash;

@@ -7,8 +7,8 @@ use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
 use crate::{
-    accounts, alerts, clinical, consent, devices, health, medications, notify, observations, orgs, public_health,
-    sync, timeline,
+    accounts, alerts, clinical, consent, devices, emergency, health, medications, notify, observations, orgs,
+    public_health, sync, timeline,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::{
         (name = "clinical", description = "SS-MIX2 data from the network's facilities: uploads, patient links, lab results"),
         (name = "timeline", description = "The whole record on one line, with sources and cross-links"),
         (name = "notifications", description = "Inbox, push preferences and alerts"),
+        (name = "emergency", description = "IC cards and the minimum emergency dataset for clinicians"),
         (name = "public_health", description = "Municipal programmes: enrolment, nurses' residents list, guidance notes, statistics"),
         (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
@@ -140,6 +141,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(public_health::http::program_stats)
                 .service(public_health::http::write_note)
                 .service(public_health::http::list_notes)
+                .service(emergency::http::register_card)
+                .service(emergency::http::list_cards)
+                .service(emergency::http::retire_card)
+                .service(emergency::http::get_settings)
+                .service(emergency::http::put_settings)
+                .service(emergency::http::open_record)
+                .service(emergency::http::list_accesses)
                 .service(sync::http::changes)
                 .service(sync::http::push),
         );

@@ -31,6 +31,8 @@ pub struct AppState {
     pub changes: crate::sync::ChangeBus,
     /// The FCM client, when push is configured.
     pub push: Option<Arc<crate::notify::fcm::FcmSender>>,
+    /// Emergency-access attempts per clinician in the last hour (this instance).
+    pub emergency_attempts: crate::emergency::service::Limiter,
 }
 
 impl AppState {
@@ -55,7 +57,15 @@ impl AppState {
             }
             None => None,
         };
-        Ok(Self { db, keys, hasher, settings, changes: Default::default(), push })
+        Ok(Self {
+            db,
+            keys,
+            hasher,
+            settings,
+            changes: Default::default(),
+            push,
+            emergency_attempts: Default::default(),
+        })
     }
 }
 

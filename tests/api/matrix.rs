@@ -85,6 +85,21 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         ("POST /v1/persons/{personId}/alert-rules", MANAGE_CREATE),
         ("GET /v1/persons/{personId}/alert-rules", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("DELETE /v1/persons/{personId}/alert-rules/{ruleId}", MANAGE_DELETE),
+        // Diary notes by the person; reading notes needs the notes category (or a programme nurse's enrolment).
+        ("POST /v1/persons/{personId}/notes", MANAGE_CREATE),
+        ("GET /v1/persons/{personId}/notes", [200, 200, 403, 200, 404, 404, 403, 404, 403, 404, 401]),
+        // Leaving a programme: nobody is enrolled in this world, so the person gets 404.
+        (
+            "DELETE /v1/programs/{programId}/enrollments/{personId}",
+            [404, 404, 403, 403, 404, 404, 403, 404, 403, 404, 401],
+        ),
+        // Cards and emergency settings: the person and guardians only.
+        ("POST /v1/persons/{personId}/cards", MANAGE_CREATE),
+        ("GET /v1/persons/{personId}/cards", MANAGE_READ),
+        ("DELETE /v1/persons/{personId}/cards/{cardId}", MANAGE_DELETE),
+        ("GET /v1/persons/{personId}/emergency-settings", MANAGE_READ),
+        ("PUT /v1/persons/{personId}/emergency-settings", MANAGE_READ),
+        ("GET /v1/persons/{personId}/emergency-accesses", MANAGE_READ),
         ("GET /v1/persons/{personId}", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("POST /v1/persons/{personId}/grants", MANAGE_CREATE),
         ("GET /v1/persons/{personId}/grants", MANAGE_READ),
@@ -174,6 +189,11 @@ async fn world(app: &TestApp) -> World {
     World { person, owner, tokens, spare_accounts }
 }
 
+/// A card UID nobody registered yet (7 bytes, as NFC-A cards have).
+fn card_uid() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..14].to_uppercase()
+}
+
 /// Makes a fresh target for one request and returns (path, body).
 async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (String, Option<Value>) {
     let p = &w.person;
@@ -193,6 +213,23 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
             .await;
             path = path.replace("{grantId}", g["grantId"].as_str().unwrap());
             None
+        }
+        (_, t) if t.contains("{programId}") => {
+            path = path.replace("{programId}", &uuid::Uuid::new_v4().to_string());
+            None
+        }
+        (_, t) if t.contains("{cardId}") => {
+            let (status, c) = app
+                .post_json(&format!("/v1/persons/{p}/cards"), owner, &json!({"cardUid": card_uid()}))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{c}");
+            path = path.replace("{cardId}", c["cardId"].as_str().unwrap());
+            None
+        }
+        ("POST", t) if t.ends_with("/cards") => Some(json!({"cardUid": card_uid()})),
+        ("POST", t) if t.ends_with("/notes") => Some(json!({"text": "散歩 30 分", "category": "diary"})),
+        ("PUT", t) if t.ends_with("/emergency-settings") => {
+            Some(json!({"enabled": true, "categories": ["allergies", "blood_type"], "contacts": []}))
         }
         (_, t) if t.contains("{ruleId}") => {
             let (status, r) = app

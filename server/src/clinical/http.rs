@@ -64,22 +64,6 @@ pub async fn ingest(
 ) -> ApiResult<HttpResponse> {
     let r = service::receive(&state.db, client.org_id, q.path.trim(), &body.0).await?;
     if let (Some(p), false) = (r.document.person_id, r.duplicate) {
-        // A facility writing into the record is an access by someone else like any other.
-        let categories =
-            [Category::Labs, Category::Medications, Category::Allergies, Category::Conditions].into();
-        crate::consent::audit::append(
-            &state.db,
-            crate::consent::audit::NewEntry {
-                person_id: p,
-                actor_account_id: None,
-                actor_org_id: Some(client.org_id),
-                action: "write",
-                resource: &format!("ssmix2/{}", r.document.data_kind),
-                categories: &categories,
-                purpose: Some(Purpose::Treatment.as_str()),
-            },
-        )
-        .await?;
         state.changes.notify(p);
     }
     let out = IngestResult { document_id: r.document.id, status: r.document.status, duplicate: r.duplicate };

@@ -8,11 +8,13 @@ use chrono::{FixedOffset, Utc};
 use phr_formats::ssmix2::{self, ObservationValue};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::demographics::mismatches;
+use crate::category::Category;
+use crate::consent::model::Purpose;
 use crate::db::begin_write;
 use crate::entities::{
     clinical_document as doc, health_fact, lab_result, patient_link, person, prescription,
@@ -28,7 +30,8 @@ pub struct Received {
     pub duplicate: bool,
 }
 
-/// Stores an uploaded storage file and imports it if its patient is linked.
+/// Stores an uploaded storage file and imports it if its patient is linked;
+/// the write is entered in the person's access log.
 pub async fn receive(
     db: &DatabaseConnection,
     org_id: Uuid,
@@ -72,6 +75,24 @@ pub async fn receive(
         None => d,
     };
     txn.commit().await?;
+    if let Some(person) = d.person_id {
+        // A facility writing into the record is an access by someone else like any other.
+        let categories =
+            [Category::Labs, Category::Medications, Category::Allergies, Category::Conditions].into();
+        crate::consent::audit::append(
+            db,
+            crate::consent::audit::NewEntry {
+                person_id: person,
+                actor_account_id: None,
+                actor_org_id: Some(org_id),
+                action: "write",
+                resource: &format!("ssmix2/{}", d.data_kind),
+                categories: &categories,
+                purpose: Some(Purpose::Treatment.as_str()),
+            },
+        )
+        .await?;
+    }
     Ok(Received { document: d, duplicate: false })
 }
 
@@ -80,9 +101,12 @@ async fn find_link(
     org_id: Uuid,
     local: &str,
 ) -> Result<Option<patient_link::Model>, ApiError> {
+    // Locked: two files of one patient (an order and its cancellation, say)
+    // arriving together apply one after the other, each seeing the other's rows.
     Ok(patient_link::Entity::find()
         .filter(patient_link::Column::OrgId.eq(org_id))
         .filter(patient_link::Column::LocalPatientId.eq(local))
+        .lock_exclusive()
         .one(db)
         .await?)
 }

@@ -22,8 +22,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::service;
-use crate::category::Category;
-use crate::consent::model::Purpose;
 use crate::error::ApiError;
 use crate::hash::sha256_hex;
 
@@ -785,12 +783,7 @@ async fn import_files(
             Err(e) => Outcome::Failed { reason: format!("cannot read the file: {e}"), gave_up: false },
             Ok(bytes) => match service::receive(db, org_id, path, &bytes).await {
                 Ok(r) if r.duplicate => Outcome::Duplicate,
-                Ok(r) => {
-                    if let Some(person) = r.document.person_id {
-                        log_write(db, org_id, person, &r.document.data_kind).await?;
-                    }
-                    Outcome::Stored
-                }
+                Ok(_) => Outcome::Stored,
                 Err(ApiError::Problem { detail, .. }) => Outcome::Failed { reason: detail, gave_up: false },
                 // The database, not the file: stop; a rerun picks up where this one ended.
                 Err(e) => return Err(anyhow!("{path}: {e}")),
@@ -811,31 +804,6 @@ async fn import_files(
         });
     }
     Ok(())
-}
-
-/// The person's access log shows the facility writing into the record, as for an upload.
-async fn log_write(
-    db: &DatabaseConnection,
-    org_id: Uuid,
-    person: Uuid,
-    data_kind: &str,
-) -> anyhow::Result<()> {
-    let categories =
-        [Category::Labs, Category::Medications, Category::Allergies, Category::Conditions].into();
-    crate::consent::audit::append(
-        db,
-        crate::consent::audit::NewEntry {
-            person_id: person,
-            actor_account_id: None,
-            actor_org_id: Some(org_id),
-            action: "write",
-            resource: &format!("ssmix2/{data_kind}"),
-            categories: &categories,
-            purpose: Some(Purpose::Treatment.as_str()),
-        },
-    )
-    .await
-    .map_err(|e| anyhow!("writing the access log: {e}"))
 }
 
 #[cfg(test)]

@@ -232,14 +232,17 @@ pub async fn enroll(
     let prog = service::find(&state.db, path.into_inner()).await?;
     let person_id = match body.person_id {
         Some(p) => p,
-        None => <crate::entities::account::Entity as sea_orm::EntityTrait>::find_by_id(caller.account_id)
-            .one(&state.db)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::Unauthorized { invalid: true })?
-            .person_id,
+        None => {
+            <crate::entities::account::Entity as sea_orm::EntityTrait>::find_by_id(caller.account_id)
+                .one(&state.db)
+                .await
+                .map_err(ApiError::from)?
+                .ok_or(ApiError::Unauthorized { invalid: true })?
+                .person_id
+        }
     };
-    let access = authorize(&state.db, &caller, person_id, Action::Write, Scope::Manage, "enrollments").await?;
+    let access =
+        authorize(&state.db, &caller, person_id, Action::Write, Scope::Manage, "enrollments").await?;
     let e = service::enroll(&state.db, &prog, access.person_id, caller.account_id).await?;
     Ok(HttpResponse::Created().json(EnrollmentView {
         enrollment_id: e.id,
@@ -272,7 +275,8 @@ pub async fn leave(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (program_id, person_id) = path.into_inner();
-    let access = authorize(&state.db, &caller, person_id, Action::Write, Scope::Manage, "enrollments").await?;
+    let access =
+        authorize(&state.db, &caller, person_id, Action::Write, Scope::Manage, "enrollments").await?;
     service::leave(&state.db, program_id, access.person_id).await?;
     state.changes.notify(access.person_id);
     Ok(HttpResponse::NoContent().finish())
@@ -305,7 +309,12 @@ pub struct ResidentView {
     pub open_alerts: Vec<AlertView>,
 }
 
-async fn require_staff(state: &AppState, caller: &Caller, prog: &program::Model, roles: &[OrgRole]) -> Result<(), ApiError> {
+async fn require_staff(
+    state: &AppState,
+    caller: &Caller,
+    prog: &program::Model,
+    roles: &[OrgRole],
+) -> Result<(), ApiError> {
     if service::has_role(&state.db, prog.org_id, caller.account_id, roles).await? {
         Ok(())
     } else {
@@ -392,7 +401,9 @@ pub async fn residents(
         .collect();
     if by_name {
         rows.sort_by(|a, b| {
-            let name = |e: &crate::entities::enrollment::Model| people.get(&e.person_id).map(|p| p.display_name.clone());
+            let name = |e: &crate::entities::enrollment::Model| {
+                people.get(&e.person_id).map(|p| p.display_name.clone())
+            };
             name(a).cmp(&name(b)).then(a.person_id.cmp(&b.person_id))
         });
     } else {
@@ -429,7 +440,13 @@ pub async fn residents(
             enrolled_at: e.created_at,
             last_upload: uploads.get(&p.id).copied(),
             latest,
-            open_alerts: alerts.get(&p.id).cloned().unwrap_or_default().into_iter().map(AlertView::from).collect(),
+            open_alerts: alerts
+                .get(&p.id)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(AlertView::from)
+                .collect(),
         });
     }
     let next_cursor = more.then(|| Cursor::encode(&(offset + limit)));
@@ -465,7 +482,8 @@ pub async fn program_stats(
     let enrolled = service::active(&state.db, prog.id, None).await?;
     let ids: Vec<Uuid> = enrolled.iter().map(|e| e.person_id).collect();
     let uploads = service::last_uploads(&state.db, &ids).await?;
-    let rule_ids: BTreeSet<Uuid> = service::rules_of(&state.db, prog.id).await?.into_iter().map(|r| r.id).collect();
+    let rule_ids: BTreeSet<Uuid> =
+        service::rules_of(&state.db, prog.id).await?.into_iter().map(|r| r.id).collect();
     let alerts = service::open_alerts(&state.db, &ids, &service::categories(&prog)).await?;
     let people = service::persons(&state.db, &ids).await?;
     let now = Utc::now();
@@ -571,12 +589,14 @@ pub async fn write_note(
     }
     let n = match b.category.as_str() {
         "diary" => {
-            let access = authorize(&state.db, &caller, person_id, Action::Write, Scope::Manage, "notes").await?;
+            let access =
+                authorize(&state.db, &caller, person_id, Action::Write, Scope::Manage, "notes").await?;
             notes::add(&state.db, access.person_id, "diary", b.text, caller.account_id, None).await?
         }
         "guidance" => {
             let access =
-                authorize(&state.db, &caller, person_id, Action::Read, Scope::AnyOf(&Category::ALL), "notes").await?;
+                authorize(&state.db, &caller, person_id, Action::Read, Scope::AnyOf(&Category::ALL), "notes")
+                    .await?;
             let orgs = service::nursing_orgs(&state.db, caller.account_id, access.person_id).await?;
             let Some(org) = orgs.into_iter().next() else {
                 return Err(ApiError::new(
@@ -585,12 +605,17 @@ pub async fn write_note(
                 ));
             };
             let txn = crate::db::begin_write(&state.db).await?;
-            let n = notes::add(&txn, access.person_id, "guidance", b.text, caller.account_id, Some(org)).await?;
+            let n =
+                notes::add(&txn, access.person_id, "guidance", b.text, caller.account_id, Some(org)).await?;
             let told = crate::consent::policy::controllers(&txn, access.person_id).await?;
             crate::notify::emit(
                 &txn,
-                crate::notify::Event::new(crate::notify::EventKind::GuidanceNote, Some(access.person_id), told)
-                    .with("noteId", n.id),
+                crate::notify::Event::new(
+                    crate::notify::EventKind::GuidanceNote,
+                    Some(access.person_id),
+                    told,
+                )
+                .with("noteId", n.id),
             )
             .await?;
             txn.commit().await?;
@@ -623,7 +648,8 @@ pub async fn list_notes(
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<NotesResponse>> {
     let access =
-        authorize(&state.db, &caller, path.into_inner(), Action::Read, Scope::AnyOf(&Category::ALL), "notes").await?;
+        authorize(&state.db, &caller, path.into_inner(), Action::Read, Scope::AnyOf(&Category::ALL), "notes")
+            .await?;
     let rows = if access.controls() || access.categories.contains(&Category::Notes) {
         notes::list(&state.db, access.person_id, None).await?
     } else {

@@ -35,7 +35,9 @@ pub async fn list(
 ) -> Result<Vec<note::Model>, ApiError> {
     let mut q = note::Entity::find().filter(note::Column::PersonId.eq(person_id));
     if let Some(o) = orgs {
-        q = q.filter(note::Column::Category.eq("guidance")).filter(note::Column::AuthorOrgId.is_in(o.iter().copied()));
+        q = q
+            .filter(note::Column::Category.eq("guidance"))
+            .filter(note::Column::AuthorOrgId.is_in(o.iter().copied()));
     }
     Ok(q.order_by_desc(note::Column::CreatedAt).order_by_desc(note::Column::Id).all(db).await?)
 }

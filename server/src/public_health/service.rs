@@ -33,9 +33,15 @@ pub async fn create(
     by: Uuid,
     p: NewProgram,
 ) -> Result<(program::Model, Vec<alert_rule::Model>), ApiError> {
-    let org = organization::Entity::find_by_id(org_id).one(db).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    let org = organization::Entity::find_by_id(org_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
     if org.kind != OrgKind::Municipality.as_str() {
-        return Err(ApiError::new(ErrorCode::Conflict, "Public-health programmes are run by municipalities."));
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "Public-health programmes are run by municipalities.",
+        ));
     }
     let txn = begin_write(db).await?;
     let prog = program::ActiveModel::from(program::Model {
@@ -63,7 +69,10 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<program::Model,
     program::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found("programme"))
 }
 
-pub async fn rules_of(db: &impl ConnectionTrait, program_id: Uuid) -> Result<Vec<alert_rule::Model>, ApiError> {
+pub async fn rules_of(
+    db: &impl ConnectionTrait,
+    program_id: Uuid,
+) -> Result<Vec<alert_rule::Model>, ApiError> {
     Ok(alert_rule::Entity::find()
         .filter(alert_rule::Column::ProgramId.eq(program_id))
         .order_by_asc(alert_rule::Column::CreatedAt)
@@ -260,7 +269,10 @@ pub async fn open_alerts(
     Ok(out)
 }
 
-pub async fn persons(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<BTreeMap<Uuid, person::Model>, ApiError> {
+pub async fn persons(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, person::Model>, ApiError> {
     Ok(person::Entity::find()
         .filter(person::Column::Id.is_in(ids.to_vec()))
         .all(db)

@@ -116,6 +116,8 @@ pub fn compute(residents: &[Resident]) -> Stats {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn r(age: &str, sex: &str, up: bool, above: bool) -> Resident {
