@@ -16,5 +16,6 @@ mod migrations;
 mod notifications;
 mod observations;
 mod operations;
+mod public_health;
 mod sync;
 mod transfer;
