@@ -153,6 +153,15 @@ async fn enrolled_residents_are_seen_by_their_municipality_until_they_leave(app:
     assert_eq!((their_notes.len(), their_notes[0]["category"].as_str()), (1, Some("guidance")));
     let (_, inbox) = app.get("/v1/notifications", Some(&resident)).await;
     assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["event"] == "guidance_note"), "{inbox}");
+    let (_, timeline) =
+        app.get(&format!("/v1/persons/{person}/timeline?categories=notes"), Some(&resident)).await;
+    let sources: Vec<(&str, &str)> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["type"].as_str().unwrap(), i["source"]["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(sources, [("note", "app"), ("note", "municipality")], "newest first: {timeline}");
 
     // Another municipality sees nothing of it.
     let (status, _) = app.get(&residents_url, Some(&other_nurse)).await;

@@ -12,8 +12,9 @@ use crate::category::Category;
 #[serde(rename_all = "camelCase")]
 pub struct Source {
     /// `app` (typed in or imported by an app), `device` (measured by a device),
-    /// `pharmacy` (an e-medication-handbook QR record) or `facility` (SS-MIX2
-    /// from a hospital, clinic or lab of the network).
+    /// `pharmacy` (an e-medication-handbook QR record), `facility` (SS-MIX2
+    /// from a hospital, clinic or lab of the network) or `municipality` (a
+    /// programme nurse's guidance note).
     pub kind: String,
     /// The app, device, pharmacy or facility name, where known.
     pub name: Option<String>,

@@ -21,7 +21,8 @@ use super::crosslink::{self, DrugRef};
 use super::model::{Link, Source, TimelineItem};
 use crate::category::Category;
 use crate::entities::{
-    clinical_document as doc, dispensing, health_fact, lab_result, observation, organization, prescription,
+    clinical_document as doc, dispensing, health_fact, lab_result, note, observation, organization,
+    prescription,
 };
 use crate::error::ApiError;
 
@@ -37,6 +38,7 @@ enum Table {
     Dispensing = 3,
     Fact = 4,
     Document = 5,
+    Note = 6,
 }
 
 /// A position in the timeline.
@@ -74,6 +76,7 @@ enum Row {
     Dispensing(dispensing::Model),
     Fact(health_fact::Model),
     Document(doc::Model),
+    Note(note::Model),
 }
 
 const JST: FixedOffset = match FixedOffset::east_opt(9 * 3600) {
@@ -265,6 +268,21 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
         }
     }
 
+    if q.categories.contains(&Category::Notes) {
+        use note::Column as C;
+        for r in note::Entity::find()
+            .filter(C::PersonId.eq(person_id))
+            .filter(window(Axis::Instant, C::CreatedAt, C::Id, Table::Note, q))
+            .order_by_desc(C::CreatedAt)
+            .order_by_desc(C::Id)
+            .limit(n)
+            .all(db)
+            .await?
+        {
+            rows.push((Key { at: r.created_at, table: Table::Note, id: r.id }, Row::Note(r)));
+        }
+    }
+
     rows.sort_by(|a, b| a.0.order(&b.0));
     let more = rows.len() as u64 > q.limit;
     rows.truncate(usize::try_from(q.limit).unwrap_or(usize::MAX));
@@ -336,6 +354,11 @@ async fn dress(
             }
             Row::Document(d) => {
                 org_ids.insert(d.org_id);
+            }
+            Row::Note(n) => {
+                if let Some(o) = n.author_org_id {
+                    org_ids.insert(o);
+                }
             }
             _ => {}
         }
@@ -473,6 +496,32 @@ async fn dress(
                     id: key.id,
                     item_type: item_type.into(),
                     category,
+                    at: key.at,
+                    title,
+                    source,
+                    data: serde_json::to_value(&v).unwrap_or_default(),
+                    links: item_links,
+                }
+            }
+            Row::Note(r) => {
+                let source = match r.author_org_id {
+                    Some(org) => {
+                        let o = orgs.get(&org);
+                        Source {
+                            kind: "municipality".into(),
+                            name: o.map(|o| o.name.clone()),
+                            code: o.and_then(|o| o.code.clone()),
+                            org_id: Some(org),
+                        }
+                    }
+                    None => Source { kind: "app".into(), name: None, code: None, org_id: None },
+                };
+                let title = r.text.chars().take(80).collect();
+                let v = crate::public_health::http::NoteView::from(r);
+                TimelineItem {
+                    id: key.id,
+                    item_type: "note".into(),
+                    category: Category::Notes,
                     at: key.at,
                     title,
                     source,
