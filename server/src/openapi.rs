@@ -80,6 +80,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(consent::http::create_dependent)
                 .service(consent::http::get_person)
                 .service(consent::http::update_person)
+                .service(accounts::http::erase_me)
+                .service(accounts::http::erase_dependent)
                 .service(consent::http::create_grant)
                 .service(consent::http::list_grants)
                 .service(consent::http::revoke_grant)

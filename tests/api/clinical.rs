@@ -8,11 +8,11 @@ both_databases!(timeline_shows_every_source_and_links_a_dispensing_to_its_prescr
 both_databases!(documents_whose_demographics_disagree_wait_for_the_persons_review);
 both_databases!(a_clinic_measured_weight_fires_a_single_reading_rule);
 
-const LAB: &str =
+pub const LAB: &str =
     "999/901/9999013/20111220/OML-11/9999013_20111220_OML-11_000000011000354_20111220103059000_01_1";
 const ALLERGIES: &str = "999/901/9999013/-/ADT-61/9999013_-_ADT-61_999999999999999_20111014232213000_-_1";
 const DIAGNOSES: &str = "999/901/9999013/-/PPR-01/9999013_-_PPR-01_999999999999999_20111209163030000_01_1";
-const RX: &str =
+pub const RX: &str =
     "999/901/9999013/20110701/OMP-01/9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1";
 
 pub fn sample(path: &str) -> Vec<u8> {
@@ -164,7 +164,7 @@ async fn quarantined_lab_results_are_imported_when_the_patient_is_linked(app: Te
     assert_eq!(labs["items"], json!([]), "what the earlier file brought is gone");
 }
 
-const ADT00: &str = "999/901/9999013/-/ADT-00/9999013_-_ADT-00_999999999999999_20111220224447339_-_1";
+pub const ADT00: &str = "999/901/9999013/-/ADT-00/9999013_-_ADT-00_999999999999999_20111220224447339_-_1";
 const ORDERS: &str =
     "999/901/9999013/20111220/OML-01/9999013_20111220_OML-01_000000011000354_20111220103059123_15_1";
 
@@ -208,7 +208,7 @@ pub async fn hospital_with_uploader(app: &TestApp, admin: &str, code: &str) -> (
 
 /// The sample patient 9999013 (患者 太郎, カンジャ タロウ, 1948-04-05, male) as a
 /// person of this service, linked to the hospital: (patient token, person id).
-async fn linked_patient(
+pub async fn linked_patient(
     app: &TestApp,
     hospital: &str,
     clinician: &str,

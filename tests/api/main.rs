@@ -9,6 +9,7 @@ mod clinical;
 mod consent;
 mod contract;
 mod devices;
+mod erasure;
 mod fcm;
 mod matrix;
 mod medications;

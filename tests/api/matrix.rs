@@ -81,6 +81,8 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         // The timeline shows whatever part of the record a grant covers.
         ("GET /v1/persons/{personId}/timeline", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("PATCH /v1/persons/{personId}", MANAGE_READ),
+        // Erasing a record here: the person has an account (they close it with DELETE /v1/me).
+        ("DELETE /v1/persons/{personId}", [403, 403, 403, 403, 404, 404, 403, 404, 403, 404, 401]),
         // Alert rules are set by the person and guardians; grantees see those on their categories.
         ("POST /v1/persons/{personId}/alert-rules", MANAGE_CREATE),
         ("GET /v1/persons/{personId}/alert-rules", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
@@ -255,6 +257,7 @@ async fn prepare(app: &TestApp, w: &World, method: &str, template: &str) -> (Str
             None
         }
         ("PATCH", _) => Some(json!({"timeZone": "Asia/Tokyo"})),
+        ("DELETE", "/v1/persons/{personId}") => Some(json!({"password": "correct horse battery"})),
         (_, t) if t.contains("{linkId}") => {
             // No link can exist here (nobody holds a treatment grant): the person gets 404 for it.
             path = path.replace("{linkId}", &uuid::Uuid::new_v4().to_string());

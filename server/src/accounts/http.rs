@@ -1,7 +1,7 @@
 //! `/v1/accounts`, `/v1/auth/*`, `/v1/me` and the public JWK set.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -9,9 +9,10 @@ use validator::Validate;
 
 use super::service::{self, Email, GrantError, SYSTEM_ADMIN};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldError, Problem};
 use crate::http::{Json, RawBody};
 use crate::startup::AppState;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -354,4 +355,134 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<web::Js
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.keys.jwks())
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EraseRequest {
+    /// The account's password, to confirm. Accounts that sign in through an
+    /// external provider leave it out and confirm with a sign-in of the last
+    /// five minutes instead.
+    pub password: Option<String>,
+    /// Also erase the records of dependents this account alone looks after
+    /// (without it, such dependents make the request a 409).
+    #[serde(default)]
+    pub erase_dependents: bool,
+}
+
+/// The caller re-confirms who they are: the password, or for an account
+/// without one, a token issued in the last five minutes.
+async fn confirm(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    password: Option<&str>,
+) -> Result<(), ApiError> {
+    let acc = crate::entities::account::Entity::find_by_id(caller.account_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::Unauthorized { invalid: true })?;
+    match (acc.password_hash.as_deref(), password) {
+        (Some(_), Some(p)) => {
+            let hasher = state.hasher.clone();
+            let stored = acc.password_hash.clone();
+            let p = p.to_owned();
+            let ok = web::block(move || hasher.verify(&p, stored.as_deref()))
+                .await
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+            if ok { Ok(()) } else { Err(ApiError::field("password", "is not the account's password")) }
+        }
+        (Some(_), None) => Err(ApiError::field("password", "is required to confirm")),
+        (None, _) => {
+            let issued = crate::auth::caller::issued_at(req).unwrap_or(0);
+            if chrono::Utc::now().timestamp() - issued <= 300 {
+                Ok(())
+            } else {
+                Err(ApiError::new(ErrorCode::Forbidden, "Sign in again (within five minutes) to confirm."))
+            }
+        }
+    }
+}
+
+/// Close the account and erase its data
+///
+/// The account, its own record, devices and push tokens, sessions, grants
+/// given and received, share codes and invitations go in one transaction;
+/// access-log entries about the person stay under a pseudonym (the chain
+/// still verifies). Dependents with another guardian are handed over;
+/// dependents the caller alone looks after need `eraseDependents: true`.
+/// Tokens stop working at once.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = EraseRequest,
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "External account without a recent sign-in", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Dependents only this account looks after", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong or missing password", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/me")]
+pub async fn erase_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: Json<EraseRequest>,
+) -> ApiResult<HttpResponse> {
+    confirm(&state, &caller, &req, body.password.as_deref()).await?;
+    super::erase::erase_account(&state.db, caller.account_id, body.erase_dependents).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Erase a dependent's record
+///
+/// By a guardian, confirming with their password as for `DELETE /v1/me`;
+/// only for a dependent without an account of their own.
+#[utoipa::path(
+    tag = "accounts",
+    params(("personId" = Uuid, Path, description = "Person id")),
+    request_body = EraseRequest,
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only a guardian, for a dependent without an account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such person visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong or missing password", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/persons/{personId}")]
+pub async fn erase_dependent(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: Json<EraseRequest>,
+) -> ApiResult<HttpResponse> {
+    use crate::consent::{Action, Scope, authorize};
+    let access =
+        authorize(&state.db, &caller, path.into_inner(), Action::Write, Scope::Manage, "person").await?;
+    if access.relationship != crate::consent::policy::Relationship::Guardian {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "A person with an account closes it with DELETE /v1/me; guardians erase dependents' records.",
+        ));
+    }
+    let own_account = crate::entities::account::Entity::find()
+        .filter(crate::entities::account::Column::PersonId.eq(access.person_id))
+        .one(&state.db)
+        .await?;
+    if own_account.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "This person has an account: they close it themselves.",
+        ));
+    }
+    confirm(&state, &caller, &req, body.password.as_deref()).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    super::erase::erase_person(&txn, access.person_id).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
 }

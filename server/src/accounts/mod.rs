@@ -2,6 +2,7 @@
 //! OAuth 2.0 password and refresh-token grants with rotating refresh tokens,
 //! revocation, and `/v1/me`.
 
+pub mod erase;
 pub mod http;
 pub mod service;
 pub mod store;

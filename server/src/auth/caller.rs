@@ -6,6 +6,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -21,11 +22,34 @@ pub struct Caller {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let caller = authenticate(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let caller = caller?;
+            // An erased account's tokens stop working at once, not when they expire.
+            if let Some(state) = state {
+                let exists = crate::entities::account::Entity::find_by_id(caller.account_id)
+                    .one(&state.db)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err(ApiError::Unauthorized { invalid: true });
+                }
+            }
+            Ok(caller)
+        })
     }
+}
+
+/// When the request's access token was issued (seconds since the epoch).
+pub fn issued_at(req: &HttpRequest) -> Option<i64> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (_, token) = value.split_once(' ')?;
+    let state = req.app_data::<web::Data<AppState>>()?;
+    state.keys.verify(token.trim()).map(|c| c.iat)
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {

@@ -112,7 +112,7 @@ pub async fn append_with_reason(
         .unwrap_or_else(|| ApiError::Internal(anyhow::anyhow!("access log contention"))))
 }
 
-fn now_micros() -> DateTime<Utc> {
+pub(crate) fn now_micros() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
