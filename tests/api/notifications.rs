@@ -38,6 +38,7 @@ with_push!(
     dead_tokens_are_removed_and_throttling_is_retried_after_retry_after,
     a_committed_push_survives_a_worker_that_was_not_running_and_is_sent_once,
     preferences_switch_events_off_and_hold_pushes_in_quiet_hours,
+    sharing_events_reach_the_right_inboxes,
 );
 
 struct Push {
@@ -377,4 +378,62 @@ async fn preferences_switch_events_off_and_hold_pushes_in_quiet_hours(backend: B
     let held =
         scalar(&app, "SELECT COUNT(*) FROM push_outbox WHERE status = 'pending' AND attempts = 0").await;
     assert_eq!(held, 1, "waiting, not tried");
+}
+
+async fn sharing_events_reach_the_right_inboxes(backend: Backend) {
+    let Some(Push { app, fcm, .. }) = spawn(backend, true).await else { return };
+    let admin = admin(&app).await;
+    let (owner, _, person) = app.user("owner@example.jp").await;
+    device(&app, &owner, "owner-phone").await;
+    let (daughter, _, _) = app.user("musume@example.jp").await;
+    let (_, pharmacist, _) =
+        org_with_member(&app, &admin, "pharmacy", "駅前薬局", "rx@pharmacy.example.jp", "pharmacist").await;
+
+    // An invitation accepted: the person hears of it; the new grantee is not told of their own act.
+    let (status, inv) = app
+        .post_json(
+            &format!("/v1/persons/{person}/invitations"),
+            Some(&owner),
+            &json!({"categories": ["vitals"], "access": "read", "purpose": "family"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inv}");
+    let (status, g) =
+        app.post_json("/v1/invitations/accept", Some(&daughter), &json!({"code": inv["code"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    // A share code redeemed at the pharmacy counter.
+    let (_, sc) = app
+        .post_json(
+            &format!("/v1/persons/{person}/share-codes"),
+            Some(&owner),
+            &json!({"categories": ["medications"], "access": "read"}),
+        )
+        .await;
+    let (status, _) =
+        app.post_json("/v1/share-codes/redeem", Some(&pharmacist), &json!({"code": sc["code"]})).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (_, inbox) = app.get("/v1/notifications", Some(&owner)).await;
+    let events: Vec<&str> =
+        inbox["items"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["share_code_redeemed", "invitation_accepted"], "newest first");
+    assert_eq!(inbox["items"][1]["data"]["grantId"], g["grantId"]);
+    let (_, theirs) = app.get("/v1/notifications", Some(&daughter)).await;
+    assert_eq!(theirs["items"], json!([]));
+    eventually(&fcm, "both on the phone", |f| f.messages_to("owner-phone").len() >= 2).await;
+    let pushed: Vec<String> = fcm
+        .messages_to("owner-phone")
+        .iter()
+        .map(|m| m["data"]["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        pushed.contains(&"invitation_accepted".to_owned())
+            && pushed.contains(&"share_code_redeemed".to_owned())
+    );
+    // Inbox pages: one at a time, newest first, then the end.
+    let (_, first) = app.get("/v1/notifications?limit=1", Some(&owner)).await;
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, second) = app.get(&format!("/v1/notifications?limit=1&cursor={cursor}"), Some(&owner)).await;
+    assert_eq!(second["items"][0]["event"], "invitation_accepted");
+    assert!(second["nextCursor"].is_null());
 }
