@@ -9,6 +9,7 @@ mod clinical;
 mod consent;
 mod contract;
 mod devices;
+mod export;
 mod fcm;
 mod matrix;
 mod medications;

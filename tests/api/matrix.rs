@@ -80,6 +80,8 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         ),
         // The timeline shows whatever part of the record a grant covers.
         ("GET /v1/persons/{personId}/timeline", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
+        // The export holds whatever part of the record a grant covers (a notes grant: the Patient only).
+        ("GET /v1/persons/{personId}/export", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("PATCH /v1/persons/{personId}", MANAGE_READ),
         // Alert rules are set by the person and guardians; grantees see those on their categories.
         ("POST /v1/persons/{personId}/alert-rules", MANAGE_CREATE),
