@@ -27,6 +27,28 @@ else
   echo "test databases: SQLite only (set PHR_TEST_POSTGRES_URL to add PostgreSQL)"
 fi
 
+# The FHIR export is checked by an independent validator: the `fhir.resources`
+# package (6.1.0 = FHIR R4 4.0.1; it needs pydantic 1), in a virtual environment
+# of its own. tests/api/export.rs runs scripts/validate_fhir.py with it, and
+# fails rather than skips under CI=true when it is missing.
+FHIR_VENV=.venv-fhir
+FHIR_PIN="fhir.resources==6.1.0 pydantic==1.10.27"
+if [ -z "${PHR_FHIR_VALIDATOR:-}" ]; then
+  if [ ! -x "$FHIR_VENV/bin/python" ] || ! "$FHIR_VENV/bin/python" -c 'import fhir.resources' 2>/dev/null; then
+    if command -v python3 >/dev/null 2>&1; then
+      echo "installing the FHIR validator ($FHIR_PIN) into $FHIR_VENV"
+      python3 -m venv "$FHIR_VENV" && "$FHIR_VENV/bin/pip" install -q $FHIR_PIN \
+        || echo "could not install the FHIR validator: export validation will be skipped (or fail under CI)" >&2
+    else
+      echo "python3 not found: FHIR export validation will be skipped (or fail under CI)" >&2
+    fi
+  fi
+  if "$FHIR_VENV/bin/python" -c 'import fhir.resources' 2>/dev/null; then
+    PHR_FHIR_VALIDATOR="$(pwd)/$FHIR_VENV/bin/python"
+    export PHR_FHIR_VALIDATOR
+  fi
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

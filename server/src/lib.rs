@@ -16,6 +16,7 @@ pub mod devices;
 pub mod emergency;
 pub mod entities;
 pub mod error;
+pub mod export;
 pub mod hash;
 pub mod health;
 pub mod http;

@@ -7,8 +7,8 @@ use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 
 use crate::error::{FieldError, Problem};
 use crate::{
-    accounts, alerts, clinical, consent, devices, emergency, health, medications, notify, observations, orgs,
-    public_health, sync, timeline,
+    accounts, alerts, clinical, consent, devices, emergency, export, health, medications, notify,
+    observations, orgs, public_health, sync, timeline,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use crate::{
         (name = "notifications", description = "Inbox, push preferences and alerts"),
         (name = "emergency", description = "IC cards and the minimum emergency dataset for clinicians"),
         (name = "public_health", description = "Municipal programmes: enrolment, nurses' residents list, guidance notes, statistics"),
+        (name = "export", description = "The whole record as FHIR R4, FHIR NDJSON or CSV"),
         (name = "sync", description = "Offline-first change feed and device pushes"),
         (name = "operations", description = "Health checks and problem types"),
     )
@@ -122,6 +123,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(clinical::http::accept_document)
                 .service(clinical::http::reject_document)
                 .service(timeline::http::timeline)
+                .service(export::http::export)
                 .service(notify::http::inbox)
                 .service(notify::http::read)
                 .service(notify::http::get_preferences)

@@ -10,6 +10,7 @@ mod consent;
 mod contract;
 mod devices;
 mod erasure;
+mod export;
 mod fcm;
 mod matrix;
 mod medications;

@@ -80,6 +80,8 @@ fn expectations() -> BTreeMap<&'static str, [u16; 11]> {
         ),
         // The timeline shows whatever part of the record a grant covers.
         ("GET /v1/persons/{personId}/timeline", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
+        // The export holds whatever part of the record a grant covers (a notes grant: the Patient only).
+        ("GET /v1/persons/{personId}/export", [200, 200, 200, 200, 404, 404, 200, 404, 200, 404, 401]),
         ("PATCH /v1/persons/{personId}", MANAGE_READ),
         // Erasing a record here: the person has an account (they close it with DELETE /v1/me).
         ("DELETE /v1/persons/{personId}", [403, 403, 403, 403, 404, 404, 403, 404, 403, 404, 401]),
