@@ -16,6 +16,7 @@ mod m20261126_000009_create_prescriptions;
 mod m20261126_000010_add_clinical_review;
 mod m20261126_000011_create_notifications;
 mod m20261126_000012_create_public_health;
+mod m20261126_000013_create_oidc;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_add_clinical_review::Migration),
             Box::new(m20261126_000011_create_notifications::Migration),
             Box::new(m20261126_000012_create_public_health::Migration),
+            Box::new(m20261126_000013_create_oidc::Migration),
         ]
     }
 }

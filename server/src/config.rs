@@ -52,6 +52,9 @@ pub struct Settings {
     pub card_key: Option<String>,
     /// Emergency accesses one clinician may attempt per hour (`PHR_EMERGENCY_PER_HOUR`).
     pub emergency_per_hour: u32,
+    /// OpenID Connect providers for external sign-in (`PHR_OIDC_PROVIDERS`, JSON;
+    /// `[[oidc_providers]]` in the file). Empty: external sign-in is off.
+    pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
 }
 
 impl Default for Settings {
@@ -79,6 +82,7 @@ impl Default for Settings {
             push_poll_ms: 500,
             card_key: None,
             emergency_per_hour: 10,
+            oidc_providers: Vec::new(),
         }
     }
 }
@@ -103,6 +107,7 @@ struct FileSettings {
     workers: Option<usize>,
     max_batch_items: Option<usize>,
     tombstone_retention_days: Option<i64>,
+    oidc_providers: Option<Vec<crate::oidc::ProviderConfig>>,
 }
 
 impl Settings {
@@ -145,6 +150,9 @@ impl Settings {
         }
         if f.signing_key.is_some() {
             self.signing_key = f.signing_key;
+        }
+        if let Some(p) = f.oidc_providers {
+            self.oidc_providers = p;
         }
     }
 
@@ -221,6 +229,10 @@ impl Settings {
         if let Some(v) = get("PHR_EMERGENCY_PER_HOUR") {
             self.emergency_per_hour = parse("PHR_EMERGENCY_PER_HOUR", v)?;
         }
+        if let Some(v) = get("PHR_OIDC_PROVIDERS") {
+            self.oidc_providers =
+                serde_json::from_str(&v).context("PHR_OIDC_PROVIDERS: expected a JSON array")?;
+        }
         if let Some(v) = get("PHR_WORKERS") {
             self.workers = Some(parse("PHR_WORKERS", v)?);
         }
@@ -235,6 +247,7 @@ impl Settings {
             matches!(self.log_format.as_str(), "text" | "json"),
             "log_format must be text or json"
         );
+        crate::oidc::ProviderConfig::check_all(&self.oidc_providers).context("oidc_providers")?;
         Ok(())
     }
 
@@ -257,6 +270,31 @@ mod tests {
         s.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(s.bind, "127.0.0.1:7000");
         assert_eq!(s.access_token_ttl, 60);
+    }
+
+    #[test]
+    fn oidc_providers_come_from_json_or_toml_and_are_checked() {
+        let json = r#"[{"name":"tonet","issuer":"https://id.example.jp","clientId":"phr","clientSecret":"s",
+                        "redirectUris":["phrapp://oidc/callback"]}]"#;
+        let mut s = Settings::default();
+        s.apply_env(|k| (k == "PHR_OIDC_PROVIDERS").then(|| json.to_string())).unwrap();
+        assert_eq!(s.oidc_providers[0].name, "tonet");
+        assert_eq!(s.oidc_providers[0].scopes, ["openid", "email", "profile"]);
+        assert!(!format!("{:?}", s.oidc_providers[0]).contains("\"s\""), "secret kept out of Debug");
+        let toml = "[[oidc_providers]]\nname = \"tonet\"\nissuer = \"https://id.example.jp\"\n\
+                    client_id = \"phr\"\nclient_secret = \"s\"\nredirect_uris = [\"phrapp://cb\"]";
+        let mut s = Settings::default();
+        s.apply_file(toml::from_str(toml).unwrap());
+        assert_eq!(s.oidc_providers[0].redirect_uris, ["phrapp://cb"]);
+        for bad in [
+            json.replace("https://id", "http://id"),
+            json.replace(r#""redirectUris":["phrapp://oidc/callback"]"#, r#""redirectUris":[]"#),
+            json.replace("tonet", "To Net"),
+            format!("[{0},{0}]", &json[1..json.len() - 1]),
+        ] {
+            let mut s = Settings::default();
+            assert!(s.apply_env(|k| (k == "PHR_OIDC_PROVIDERS").then(|| bad.clone())).is_err(), "{bad}");
+        }
     }
 
     #[test]

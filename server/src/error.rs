@@ -25,11 +25,16 @@ pub enum ErrorCode {
     ResyncRequired,
     InvalidPayload,
     RateLimited,
+    OidcStateInvalid,
+    OidcExchangeFailed,
+    OidcIdTokenInvalid,
+    OidcEmailUnverified,
+    OidcProviderUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::BadRequest,
         Self::ValidationFailed,
         Self::Unauthorized,
@@ -44,6 +49,11 @@ impl ErrorCode {
         Self::ResyncRequired,
         Self::InvalidPayload,
         Self::RateLimited,
+        Self::OidcStateInvalid,
+        Self::OidcExchangeFailed,
+        Self::OidcIdTokenInvalid,
+        Self::OidcEmailUnverified,
+        Self::OidcProviderUnavailable,
         Self::Internal,
     ];
 
@@ -104,6 +114,36 @@ impl ErrorCode {
                 429,
                 "Too many requests",
                 "Wait for the seconds in `Retry-After`, then retry.",
+            ),
+            Self::OidcStateInvalid => (
+                "oidc_state_invalid",
+                400,
+                "Unknown, expired or used sign-in state",
+                "Start the sign-in again at `/authorize`: a state is good once, for 10 minutes.",
+            ),
+            Self::OidcExchangeFailed => (
+                "oidc_exchange_failed",
+                401,
+                "Authorization code refused",
+                "The identity provider refused the code (expired, used or not issued to us); start again.",
+            ),
+            Self::OidcIdTokenInvalid => (
+                "oidc_id_token_invalid",
+                401,
+                "Invalid ID token",
+                "The provider's ID token failed the check named in `errors`; start again or tell the operator.",
+            ),
+            Self::OidcEmailUnverified => (
+                "oidc_email_unverified",
+                403,
+                "Email address not verified",
+                "Verify the email address at the identity provider, then sign in again.",
+            ),
+            Self::OidcProviderUnavailable => (
+                "oidc_provider_unavailable",
+                502,
+                "Identity provider unavailable",
+                "The identity provider could not be reached or answered unreadably; retry later.",
             ),
             Self::Internal => {
                 ("internal_error", 500, "Internal server error", "Retry later; the incident was logged.")

@@ -23,6 +23,7 @@ pub mod http;
 pub mod medications;
 pub mod notify;
 pub mod observations;
+pub mod oidc;
 pub mod openapi;
 pub mod orgs;
 pub mod public_health;

@@ -8,7 +8,7 @@ use utoipa_actix_web::{AppExt, scope, service_config::ServiceConfig};
 use crate::error::{FieldError, Problem};
 use crate::{
     accounts, alerts, clinical, consent, devices, emergency, export, health, medications, notify,
-    observations, orgs, public_health, sync, timeline,
+    observations, oidc, orgs, public_health, sync, timeline,
 };
 
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use crate::{
     tags(
         (name = "accounts", description = "Registration and the signed-in account"),
         (name = "auth", description = "OAuth 2.0 tokens"),
+        (name = "oidc", description = "External sign-in with OpenID Connect providers: authorization code with PKCE, ending in this service's tokens"),
         (name = "devices", description = "The account's devices and push tokens"),
         (name = "observations", description = "Patient-entered health data from health apps"),
         (name = "consent", description = "Dependents, guardians, grants, invitations and the access log"),
@@ -65,6 +66,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(accounts::http::register)
                 .service(accounts::http::token)
                 .service(accounts::http::revoke)
+                .service(oidc::http::authorize)
+                .service(oidc::http::callback)
+                .service(oidc::http::token)
                 .service(accounts::http::me)
                 .service(devices::http::create)
                 .service(devices::http::list)

@@ -33,6 +33,8 @@ pub struct AppState {
     pub push: Option<Arc<crate::notify::fcm::FcmSender>>,
     /// Emergency-access attempts per clinician in the last hour (this instance).
     pub emergency_attempts: crate::emergency::service::Limiter,
+    /// The configured OpenID Connect providers, their discovery and keys cached.
+    pub oidc: crate::oidc::provider::Providers,
 }
 
 impl AppState {
@@ -57,7 +59,9 @@ impl AppState {
             }
             None => None,
         };
+        let oidc = crate::oidc::provider::Providers::new(&settings.oidc_providers)?;
         Ok(Self {
+            oidc,
             db,
             keys,
             hasher,

@@ -17,6 +17,7 @@ mod medications;
 mod migrations;
 mod notifications;
 mod observations;
+mod oidc;
 mod operations;
 mod public_health;
 mod sync;

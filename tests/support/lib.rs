@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fcm;
+pub mod oidc;
 
 use std::time::Duration;
 

@@ -170,7 +170,9 @@ pub async fn refresh_grant(state: &AppState, presented: &str) -> Result<Tokens, 
     Ok(tokens)
 }
 
-async fn issue(
+/// Issues this service's token pair (access JWT + refresh token) for a new or
+/// continuing sign-in session; every way of signing in ends here.
+pub(crate) async fn issue(
     db: &impl ConnectionTrait,
     state: &AppState,
     account_id: Uuid,
