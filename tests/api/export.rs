@@ -102,6 +102,33 @@ async fn full_record(app: &TestApp) -> Record {
     let (pharmacy, pharmacist, _) =
         org_with_member(app, &admin, "pharmacy", "工業会薬局", "rx@pharmacy.example.jp", "pharmacist").await;
     grant(app, &patient, &person, json!({"orgId": pharmacy}), &["medications"], "write", "pharmacy").await;
+    // Notes: the person's diary, and guidance from a programme nurse (enrolment is a fourth grant).
+    let (tone, nurse, _) =
+        org_with_member(app, &admin, "municipality", "利根町", "nurse@tone.example.jp", "nurse").await;
+    let (status, prog) = app
+        .post_json(
+            &format!("/v1/orgs/{tone}/programs"),
+            Some(&admin),
+            &json!({"name": "重症化予防", "categories": ["vitals"], "purpose": "public_health"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{prog}");
+    let program = prog["programId"].as_str().unwrap();
+    let (status, _) =
+        app.post_json(&format!("/v1/programs/{program}/enrollments"), Some(&patient), &json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for (token, category, text) in
+        [(&nurse, "guidance", "減塩を続けましょう。"), (&patient, "diary", "散歩 30 分")]
+    {
+        let (status, n) = app
+            .post_json(
+                &format!("/v1/persons/{person}/notes"),
+                Some(token),
+                &json!({"text": text, "category": category}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{n}");
+    }
     Record { patient, person, pharmacist }
 }
 
@@ -189,8 +216,9 @@ async fn a_full_record_exports_as_valid_fhir_ndjson_and_csv(app: TestApp) {
     assert!(n("MedicationDispense") >= 2, "{counts:?}");
     assert!(n("AllergyIntolerance") >= 1, "{counts:?}");
     assert!(n("Condition") >= 1, "{counts:?}");
-    assert_eq!(n("Consent"), 3, "one per grant in force: {counts:?}");
-    assert_eq!(n("Organization"), 2, "the hospital and the pharmacy: {counts:?}");
+    assert_eq!(n("Consent"), 4, "one per grant in force: {counts:?}");
+    assert_eq!(n("Organization"), 3, "the hospital, the pharmacy and the municipality: {counts:?}");
+    assert!(n("Communication") >= 2, "the guidance and the diary: {counts:?}");
     let items = resources.len() - n("Provenance") - n("Patient") - n("Organization");
     assert_eq!(n("Provenance"), items, "one Provenance per item: {counts:?}");
 

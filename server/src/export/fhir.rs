@@ -516,6 +516,41 @@ pub fn condition(f: &health_fact::Model, patient: Uuid) -> Value {
     })
 }
 
+/// A note on the record as a Communication: a programme nurse's guidance
+/// (sender: the municipality, recipient: the person) or the person's diary.
+pub fn note(n: &crate::entities::note::Model, patient: Uuid) -> Value {
+    let mut r = json!({
+        "resourceType": "Communication",
+        "id": n.id,
+        "status": "completed",
+        "category": [text(&n.category)],
+        "subject": reference(patient),
+        "sent": instant(n.created_at),
+        "payload": [{ "contentString": n.text }],
+    });
+    match n.author_org_id {
+        Some(org) => {
+            r["sender"] = reference(org);
+            r["recipient"] = json!([reference(patient)]);
+        }
+        None => r["sender"] = reference(patient),
+    }
+    r
+}
+
+/// A memo or patient entry that came with a pharmacy QR record.
+pub fn fact_note(f: &health_fact::Model, patient: Uuid) -> Value {
+    json!({
+        "resourceType": "Communication",
+        "id": f.id,
+        "status": "completed",
+        "category": [text(&f.kind)],
+        "subject": reference(patient),
+        "sent": instant(f.created_at),
+        "payload": [{ "contentString": f.text }],
+    })
+}
+
 /// An OTC drug the person takes (from the QR payload).
 pub fn medication_statement(f: &health_fact::Model, patient: Uuid) -> Value {
     json!({

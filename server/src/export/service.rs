@@ -45,6 +45,8 @@ enum Phase {
     Prescriptions(Option<Uuid>),
     Dispensings(Option<(NaiveDate, Uuid)>),
     Facts(Option<Uuid>),
+    Notes(Option<Uuid>),
+    NoteFacts(Option<Uuid>),
     End,
     Done,
 }
@@ -167,6 +169,8 @@ impl Export {
                 Phase::Prescriptions(after) => self.prescriptions(after).await?,
                 Phase::Dispensings(after) => self.dispensings(after).await?,
                 Phase::Facts(after) => self.facts(after).await?,
+                Phase::Notes(after) => self.notes(after).await?,
+                Phase::NoteFacts(after) => self.note_facts(after).await?,
                 Phase::End => {
                     if self.format == Format::Fhir {
                         self.buf.extend_from_slice(b"]}");
@@ -361,7 +365,7 @@ impl Export {
             .map(Category::as_str)
             .collect();
         if cats.is_empty() || self.format == Format::Csv {
-            return Ok(Phase::End);
+            return Ok(Phase::Notes(None));
         }
         let mut q = health_fact::Entity::find()
             .filter(C::PersonId.eq(self.patient_id()))
@@ -373,7 +377,7 @@ impl Export {
         let rows = q.order_by_asc(C::Id).limit(PAGE).all(&self.db).await?;
         let next = match rows.last() {
             Some(r) if rows.len() as u64 == PAGE => Phase::Facts(Some(r.id)),
-            _ => Phase::End,
+            _ => Phase::Notes(None),
         };
         let patient = self.patient_id();
         for f in rows {
@@ -399,6 +403,63 @@ impl Export {
                 _ => None,
             };
             self.write_with_provenance(&r, f.created_at, &source.unwrap_or(Source::Person));
+        }
+        Ok(next)
+    }
+
+    /// Guidance notes from programme nurses and the person's diary.
+    async fn notes(&mut self, after: Option<Uuid>) -> Result<Phase, ApiError> {
+        use crate::entities::note::Column as C;
+        if !self.allows(Category::Notes) || self.format == Format::Csv {
+            return Ok(Phase::NoteFacts(None));
+        }
+        let mut q = crate::entities::note::Entity::find().filter(C::PersonId.eq(self.patient_id()));
+        if let Some(id) = after {
+            q = q.filter(C::Id.gt(id));
+        }
+        let rows = q.order_by_asc(C::Id).limit(PAGE).all(&self.db).await?;
+        let next = match rows.last() {
+            Some(r) if rows.len() as u64 == PAGE => Phase::Notes(Some(r.id)),
+            _ => Phase::NoteFacts(None),
+        };
+        for n in rows {
+            if let Some(org) = n.author_org_id {
+                self.org(org).await?;
+            }
+            let r = fhir::note(&n, self.patient_id());
+            let source = match n.author_org_id {
+                Some(org) => Source::Facility { org, document: None },
+                None => Source::Person,
+            };
+            self.write_with_provenance(&r, n.created_at, &source);
+        }
+        Ok(next)
+    }
+
+    /// Notes that came with pharmacy QR records (memos, the patient's entries).
+    async fn note_facts(&mut self, after: Option<Uuid>) -> Result<Phase, ApiError> {
+        use health_fact::Column as C;
+        if !self.allows(Category::Notes) || self.format == Format::Csv {
+            return Ok(Phase::End);
+        }
+        let mut q = health_fact::Entity::find()
+            .filter(C::PersonId.eq(self.patient_id()))
+            .filter(C::Category.eq(Category::Notes.as_str()));
+        if let Some(id) = after {
+            q = q.filter(C::Id.gt(id));
+        }
+        let rows = q.order_by_asc(C::Id).limit(PAGE).all(&self.db).await?;
+        let next = match rows.last() {
+            Some(r) if rows.len() as u64 == PAGE => Phase::NoteFacts(Some(r.id)),
+            _ => Phase::End,
+        };
+        for f in rows {
+            let r = fhir::fact_note(&f, self.patient_id());
+            let source = match (f.source.as_str(), f.source_ref) {
+                ("qr", Some(d)) => Source::Pharmacy { pharmacy: None, dispensing: d },
+                _ => Source::Person,
+            };
+            self.write_with_provenance(&r, f.created_at, &source);
         }
         Ok(next)
     }
