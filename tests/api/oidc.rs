@@ -194,6 +194,13 @@ async fn verified_email_links_an_existing_password_account(backend: Backend) {
     // The password still works, and the link holds for the next external sign-in.
     t.app.sign_in("hanako@example.jp", "correct horse battery").await;
     assert_eq!(t.me(&t.sign_in().await).await["accountId"], account.as_str());
+    // An administrator's account is not linked by email.
+    let (admin, _) = t.app.register("admin@example.jp", "correct horse battery", "管理者").await;
+    t.app.make_admin(&admin).await;
+    t.idp.set_user(User::new("admin-at-idp", "admin@example.jp"));
+    let (code, state) = t.authorize().await;
+    let (status, body) = t.finish(&code, &state).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
 }
 
 async fn unverified_email_cannot_create_or_link_an_account(backend: Backend) {

@@ -127,6 +127,13 @@ async fn link_or_create(
         )));
     };
     let account = match accounts::store::find_by_email(db, email.as_str()).await? {
+        // An administrator's account is never taken over by an outside provider's say-so.
+        Some(a) if a.system_role.is_some() => {
+            return Err(LinkError::Api(ApiError::new(
+                ErrorCode::Forbidden,
+                "Administrator accounts are not linked to external sign-in automatically.",
+            )));
+        }
         Some(a) => a,
         None => {
             let fallback = email.as_str().split('@').next().unwrap_or("user").to_owned();
