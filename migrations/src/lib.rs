@@ -17,6 +17,7 @@ mod m20261126_000010_add_clinical_review;
 mod m20261126_000011_create_notifications;
 mod m20261126_000012_create_public_health;
 mod m20261126_000013_create_oidc;
+mod m20261126_000014_add_export_indexes;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000011_create_notifications::Migration),
             Box::new(m20261126_000012_create_public_health::Migration),
             Box::new(m20261126_000013_create_oidc::Migration),
+            Box::new(m20261126_000014_add_export_indexes::Migration),
         ]
     }
 }
