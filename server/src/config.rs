@@ -55,6 +55,15 @@ pub struct Settings {
     /// OpenID Connect providers for external sign-in (`PHR_OIDC_PROVIDERS`, JSON;
     /// `[[oidc_providers]]` in the file). Empty: external sign-in is off.
     pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
+    /// Token requests per client IP per minute (`PHR_RATE_TOKEN_PER_IP`).
+    pub rate_token_per_ip: u32,
+    /// Password sign-ins per account per minute (`PHR_RATE_SIGNIN_PER_ACCOUNT`).
+    pub rate_signin_per_account: u32,
+    /// Invitation accepts and share-code redeems per account per minute (`PHR_RATE_REDEEM_PER_ACCOUNT`).
+    pub rate_redeem_per_account: u32,
+    /// Take the client IP from `Forwarded`/`X-Forwarded-For` (`PHR_TRUST_FORWARDED`): only behind
+    /// a proxy that sets them.
+    pub trust_forwarded: bool,
 }
 
 impl Default for Settings {
@@ -83,6 +92,10 @@ impl Default for Settings {
             card_key: None,
             emergency_per_hour: 10,
             oidc_providers: Vec::new(),
+            rate_token_per_ip: 300,
+            rate_signin_per_account: 10,
+            rate_redeem_per_account: 10,
+            trust_forwarded: false,
         }
     }
 }
@@ -228,6 +241,18 @@ impl Settings {
         }
         if let Some(v) = get("PHR_EMERGENCY_PER_HOUR") {
             self.emergency_per_hour = parse("PHR_EMERGENCY_PER_HOUR", v)?;
+        }
+        if let Some(v) = get("PHR_RATE_TOKEN_PER_IP") {
+            self.rate_token_per_ip = parse("PHR_RATE_TOKEN_PER_IP", v)?;
+        }
+        if let Some(v) = get("PHR_RATE_SIGNIN_PER_ACCOUNT") {
+            self.rate_signin_per_account = parse("PHR_RATE_SIGNIN_PER_ACCOUNT", v)?;
+        }
+        if let Some(v) = get("PHR_RATE_REDEEM_PER_ACCOUNT") {
+            self.rate_redeem_per_account = parse("PHR_RATE_REDEEM_PER_ACCOUNT", v)?;
+        }
+        if let Some(v) = get("PHR_TRUST_FORWARDED") {
+            self.trust_forwarded = parse_bool("PHR_TRUST_FORWARDED", v)?;
         }
         if let Some(v) = get("PHR_OIDC_PROVIDERS") {
             self.oidc_providers =

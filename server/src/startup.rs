@@ -31,8 +31,8 @@ pub struct AppState {
     pub changes: crate::sync::ChangeBus,
     /// The FCM client, when push is configured.
     pub push: Option<Arc<crate::notify::fcm::FcmSender>>,
-    /// Emergency-access attempts per clinician in the last hour (this instance).
-    pub emergency_attempts: crate::emergency::service::Limiter,
+    /// Rate limits and password lock-outs (this instance).
+    pub limits: crate::http::limits::Limits,
     /// The configured OpenID Connect providers, their discovery and keys cached.
     pub oidc: crate::oidc::provider::Providers,
 }
@@ -68,7 +68,7 @@ impl AppState {
             settings,
             changes: Default::default(),
             push,
-            emergency_attempts: Default::default(),
+            limits: Default::default(),
         })
     }
 }

@@ -12,6 +12,7 @@ mod devices;
 mod erasure;
 mod export;
 mod fcm;
+mod limits;
 mod matrix;
 mod medications;
 mod migrations;

@@ -88,6 +88,8 @@ pub fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
         argon2_memory_kib: 1024,
         workers: Some(2),
         db_max_connections: 5,
+        // Every test client is 127.0.0.1; the limit tests set their own.
+        rate_token_per_ip: 100_000,
         ..Settings::default()
     }
 }

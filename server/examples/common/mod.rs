@@ -40,6 +40,9 @@ pub async fn start(pg_admin: Option<&str>, max_connections: u32) -> Running {
         signing_key: Some(phr::auth::keys::generate_spec()),
         argon2_memory_kib: 1024,
         db_max_connections: max_connections,
+        // Every simulated device signs in from 127.0.0.1.
+        rate_token_per_ip: 1_000_000,
+        rate_signin_per_account: 1_000_000,
         ..Settings::default()
     };
     let state = AppState::init(settings).await.unwrap();

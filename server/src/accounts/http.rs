@@ -193,6 +193,7 @@ fn parse_form(
         (status = 401, description = "`invalid_client`: unknown or revoked client, or wrong secret", body = OAuthError),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -202,6 +203,12 @@ pub async fn token(
     req: HttpRequest,
     body: RawBody,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let minute = std::time::Duration::from_secs(60);
+    let ip = crate::http::limits::client_ip(&req, state.settings.trust_forwarded);
+    state
+        .limits
+        .hit(&format!("token-ip:{ip}"), state.settings.rate_token_per_ip, minute)
+        .map_err(ApiError::RateLimited)?;
     let form = parse_form(&req, &body.0)?;
     let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let missing = |k: &str| OAuthFailure::new("invalid_request", format!("The parameter `{k}` is required."));
@@ -209,7 +216,19 @@ pub async fn token(
         Some("password") => {
             let user = get("username").ok_or_else(|| missing("username"))?;
             let pass = get("password").ok_or_else(|| missing("password"))?;
-            service::password_grant(&state, user, pass.to_owned()).await
+            let who = format!("signin:{}", user.trim().to_lowercase());
+            state
+                .limits
+                .hit(&who, state.settings.rate_signin_per_account, minute)
+                .map_err(ApiError::RateLimited)?;
+            state.limits.locked(&who).map_err(ApiError::RateLimited)?;
+            let r = service::password_grant(&state, user, pass.to_owned()).await;
+            match &r {
+                Ok(_) => state.limits.succeeded(&who),
+                Err(GrantError::InvalidGrant(_)) => state.limits.failed(&who),
+                Err(_) => {}
+            }
+            r
         }
         Some("refresh_token") => {
             let t = get("refresh_token").ok_or_else(|| missing("refresh_token"))?;

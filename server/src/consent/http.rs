@@ -268,6 +268,7 @@ pub struct AcceptRequest {
         (status = 201, description = "The grant now held by the caller", body = GrantView),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
         (status = 422, description = "Unknown, used or expired code", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "Too many attempts: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -277,8 +278,21 @@ pub async fn accept_invitation(
     caller: Caller,
     body: Json<AcceptRequest>,
 ) -> ApiResult<HttpResponse> {
+    redeem_limit(&state, &caller)?;
     let g = service::accept_invitation(&state.db, &caller, &body.code).await?;
     Ok(HttpResponse::Created().json(GrantView::from(g)))
+}
+
+/// Codes are short: accepts and redeems are limited per account so they cannot be guessed.
+fn redeem_limit(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    state
+        .limits
+        .hit(
+            &format!("redeem:{}", caller.account_id),
+            state.settings.rate_redeem_per_account,
+            std::time::Duration::from_secs(60),
+        )
+        .map_err(ApiError::RateLimited)
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -880,6 +894,7 @@ pub async fn create_share_code(
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
         (status = 403, description = "Not staff of a fitting organization", body = Problem, content_type = PROBLEM),
         (status = 422, description = "Unknown, used or expired code", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "Too many attempts: see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -889,6 +904,7 @@ pub async fn redeem_share_code(
     caller: Caller,
     body: Json<AcceptRequest>,
 ) -> ApiResult<HttpResponse> {
+    redeem_limit(&state, &caller)?;
     let g = service::redeem_share_code(&state.db, &caller, &body.code).await?;
     Ok(HttpResponse::Created().json(GrantView::from(g)))
 }

@@ -307,8 +307,12 @@ pub async fn open_record(
     })?;
     // Every attempt counts, found or not: the limit also stops card-UID guessing.
     state
-        .emergency_attempts
-        .attempt(caller.account_id, state.settings.emergency_per_hour)
+        .limits
+        .hit(
+            &format!("emergency:{}", caller.account_id),
+            state.settings.emergency_per_hour,
+            std::time::Duration::from_secs(3600),
+        )
         .map_err(ApiError::RateLimited)?;
     let uid = service::normalize_uid(&b.card_uid)
         .ok_or_else(|| ApiError::field("cardUid", "must be the card's UID in hex: 4, 7 or 10 bytes"))?;

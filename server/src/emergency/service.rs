@@ -1,9 +1,7 @@
 //! Cards (UIDs kept only as keyed hashes), per-person settings, and the
 //! emergency read itself.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
 
 use chrono::Utc;
 use hmac::{Hmac, Mac};
@@ -186,29 +184,6 @@ pub async fn save_settings(db: &impl ConnectionTrait, person_id: Uuid, s: &Setti
     Ok(())
 }
 
-/// Per-clinician attempts in a sliding hour, kept by this instance.
-#[derive(Clone, Default)]
-pub struct Limiter(Arc<Mutex<HashMap<Uuid, VecDeque<Instant>>>>);
-
-impl Limiter {
-    /// Counts an attempt; `Err(seconds)` when the clinician is over `per_hour`.
-    pub fn attempt(&self, who: Uuid, per_hour: u32) -> Result<(), u64> {
-        let hour = Duration::from_secs(3600);
-        let now = Instant::now();
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let q = map.entry(who).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= hour) {
-            q.pop_front();
-        }
-        if q.len() >= per_hour as usize {
-            let wait = q.front().map_or(hour, |t| hour.saturating_sub(now.duration_since(*t)));
-            return Err(wait.as_secs().max(1));
-        }
-        q.push_back(now);
-        Ok(())
-    }
-}
-
 /// The hospital or clinic the caller acts for as a clinician.
 pub async fn clinician_org(
     db: &impl ConnectionTrait,
@@ -295,17 +270,5 @@ mod tests {
         assert_eq!(normalize_uid("04A23"), None, "odd number of digits");
         assert_eq!(normalize_uid("04A2"), None, "too short");
         assert_eq!(normalize_uid("zz:zz:zz:zz"), None);
-    }
-
-    #[test]
-    fn the_limiter_counts_an_hour_per_clinician() {
-        let l = Limiter::default();
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        for _ in 0..3 {
-            assert!(l.attempt(a, 3).is_ok());
-        }
-        let wait = l.attempt(a, 3).expect_err("fourth attempt");
-        assert!((3590..=3600).contains(&wait), "{wait}");
-        assert!(l.attempt(b, 3).is_ok(), "per clinician");
     }
 }

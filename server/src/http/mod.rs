@@ -2,6 +2,7 @@
 //! names bad fields, extractor error handlers, pagination and cursors.
 
 pub mod json;
+pub mod limits;
 pub mod pagination;
 
 pub use json::{Json, RawBody};
