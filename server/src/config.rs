@@ -64,6 +64,9 @@ pub struct Settings {
     /// Take the client IP from `Forwarded`/`X-Forwarded-For` (`PHR_TRUST_FORWARDED`): only behind
     /// a proxy that sets them.
     pub trust_forwarded: bool,
+    /// Web origins allowed to call the API from a browser (`PHR_CORS_ORIGINS`, comma-separated,
+    /// exact `https://host[:port]`); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -96,6 +99,7 @@ impl Default for Settings {
             rate_signin_per_account: 10,
             rate_redeem_per_account: 10,
             trust_forwarded: false,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -250,6 +254,22 @@ impl Settings {
         }
         if let Some(v) = get("PHR_RATE_REDEEM_PER_ACCOUNT") {
             self.rate_redeem_per_account = parse("PHR_RATE_REDEEM_PER_ACCOUNT", v)?;
+        }
+        if let Some(v) = get("PHR_CORS_ORIGINS") {
+            self.cors_origins = v
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+            for o in &self.cors_origins {
+                anyhow::ensure!(
+                    (o.starts_with("https://")
+                        || o.starts_with("http://localhost")
+                        || o.starts_with("http://127.0.0.1"))
+                        && !o.contains('*'),
+                    "PHR_CORS_ORIGINS: {o:?} must be an exact https origin (http only for localhost)"
+                );
+            }
         }
         if let Some(v) = get("PHR_TRUST_FORWARDED") {
             self.trust_forwarded = parse_bool("PHR_TRUST_FORWARDED", v)?;

@@ -119,8 +119,12 @@ impl Application {
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("Referrer-Policy", "no-referrer")),
+                        .add(("Referrer-Policy", "no-referrer"))
+                        // Health data must not sit in shared or browser caches.
+                        .add(("Cache-Control", "no-store"))
+                        .add(("X-Frame-Options", "DENY")),
                 )
+                .wrap(cors(&state.settings.cors_origins))
                 .wrap_fn(|req, srv| {
                     let id = req.extensions().get::<RequestId>().copied();
                     let fut = srv.call(req);
@@ -130,6 +134,13 @@ impl Application {
                             && let Ok(v) = HeaderValue::from_str(&id.to_string())
                         {
                             res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        // API answers are data, never a page to render (the Swagger UI under /docs is).
+                        if res.request().path().starts_with("/v1/") {
+                            res.headers_mut().insert(
+                                HeaderName::from_static("content-security-policy"),
+                                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+                            );
                         }
                         Ok::<_, actix_web::Error>(res.map_body(|_, b| b.boxed()))
                     }
@@ -175,6 +186,24 @@ impl Application {
         }
         served
     }
+}
+
+/// Cross-origin access for the web origins an operator allows (`PHR_CORS_ORIGINS`);
+/// none by default. Bearer tokens, not cookies: no credentials mode.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::ACCEPT,
+        ])
+        .expose_headers(["Retry-After", "X-Request-Id"])
+        .max_age(600);
+    for o in origins {
+        c = c.allowed_origin(o);
+    }
+    c
 }
 
 async fn not_found() -> HttpResponse {

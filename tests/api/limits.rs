@@ -90,3 +90,38 @@ async fn code_guessing_is_limited_per_account(backend: Backend) {
         app.post_json("/v1/invitations/accept", Some(&other), &json!({"code": "ABCDE-FGHJK"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "per account");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_security_headers_and_only_allowed_origins_get_cors() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |s| s.cors_origins = vec!["https://console.example.jp".into()])
+            .await
+            .unwrap();
+    let res = app.client.get(app.url("/v1/programs")).send().await.unwrap();
+    let h = res.headers();
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/v1/me"))
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "GET")
+                .header("Access-Control-Request-Headers", "authorization")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = preflight("https://console.example.jp").await;
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://console.example.jp");
+    let other = preflight("https://evil.example.com").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // Swagger UI still renders (no API CSP on it).
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert!(docs.headers().get("content-security-policy").is_none());
+}
