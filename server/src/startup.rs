@@ -145,7 +145,7 @@ impl Application {
                         Ok::<_, actix_web::Error>(res.map_body(|_, b| b.boxed()))
                     }
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::PrivateRootSpan>::new())
         })
         .listen(listener)?
         .shutdown_timeout(shutdown);

@@ -16,9 +16,14 @@ const MARKER: &str = "ERASE-MARKER-3f9c";
 /// Every row of every table as text, one string per row, with ids also in
 /// bare hex so that SQLite's blob UUIDs are searched too.
 async fn dump(app: &TestApp) -> Vec<(String, String)> {
-    let db = phr::db::connect(&app.database_url, 1).await.unwrap();
+    dump_database(app.backend, &app.database_url).await
+}
+
+/// [`dump`] for a database the test did not spawn an in-process app on.
+pub async fn dump_database(backend_kind: Backend, url: &str) -> Vec<(String, String)> {
+    let db = phr::db::connect(url, 1).await.unwrap();
     let backend = db.get_database_backend();
-    let tables: Vec<String> = match app.backend {
+    let tables: Vec<String> = match backend_kind {
         Backend::Sqlite => db
             .query_all_raw(Statement::from_string(
                 backend,
@@ -43,7 +48,7 @@ async fn dump(app: &TestApp) -> Vec<(String, String)> {
     assert!(tables.len() > 30, "{tables:?}");
     let mut rows = Vec::new();
     for t in tables {
-        let sql = match app.backend {
+        let sql = match backend_kind {
             Backend::Sqlite => {
                 let cols: Vec<String> = db
                     .query_all_raw(Statement::from_string(

@@ -20,6 +20,7 @@ mod notifications;
 mod observations;
 mod oidc;
 mod operations;
+mod privacy;
 mod public_health;
 mod sync;
 mod transfer;

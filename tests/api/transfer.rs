@@ -31,7 +31,7 @@ const GARBAGE: &str =
 
 /// The `phr` binary of this build. The tests crate only links the library, so the
 /// binary is built here (a no-op when it is up to date) into the same target directory.
-fn phr_bin() -> &'static Path {
+pub fn phr_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         // target/<profile>/deps/api-<hash>
