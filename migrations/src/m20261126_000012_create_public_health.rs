@@ -88,14 +88,6 @@ enum AccessLog {
     Reason,
 }
 
-#[derive(DeriveIden, Clone, Copy)]
-enum ServerSecrets {
-    Table,
-    Name,
-    Value,
-    CreatedAt,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -255,17 +247,6 @@ impl MigrationTrait for Migration {
                     .add_column(ColumnDef::new(AccessLog::Reason).string_len(500).null())
                     .to_owned(),
             )
-            .await?;
-        use ServerSecrets as K;
-        manager
-            .create_table(
-                Table::create()
-                    .table(K::Table)
-                    .col(ColumnDef::new(K::Name).string_len(64).not_null().primary_key())
-                    .col(ColumnDef::new(K::Value).string_len(200).not_null())
-                    .col(ColumnDef::new(K::CreatedAt).timestamp_with_time_zone().not_null())
-                    .to_owned(),
-            )
             .await
     }
 
@@ -279,7 +260,6 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for t in [
-            ServerSecrets::Table.into_iden(),
             EmergencyAccesses::Table.into_iden(),
             EmergencySettings::Table.into_iden(),
             Cards::Table.into_iden(),

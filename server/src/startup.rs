@@ -33,6 +33,8 @@ pub struct AppState {
     pub push: Option<Arc<crate::notify::fcm::FcmSender>>,
     /// Rate limits and password lock-outs (this instance).
     pub limits: crate::http::limits::Limits,
+    /// Key of the keyed hash IC-card UIDs are stored as (never in the database).
+    pub card_key: String,
     /// The configured OpenID Connect providers, their discovery and keys cached.
     pub oidc: crate::oidc::provider::Providers,
 }
@@ -52,6 +54,16 @@ impl AppState {
                  create one with `phr keygen`"
             ),
         };
+        let card_key = match &settings.card_key {
+            Some(k) => k.clone(),
+            None if settings.is_sqlite() => {
+                crate::auth::keys::load_or_generate_secret(&settings.data_dir, "card-key")?
+            }
+            None => anyhow::bail!(
+                "PHR_CARD_KEY is required with PostgreSQL so that every instance hashes card UIDs alike \
+                 and the key is not kept beside the hashes; create one with `openssl rand -hex 32`"
+            ),
+        };
         let hasher = Hasher::new(settings.argon2_memory_kib)?;
         let push = match &settings.fcm {
             Some(c) => {
@@ -69,6 +81,7 @@ impl AppState {
             changes: Default::default(),
             push,
             limits: Default::default(),
+            card_key,
         })
     }
 }

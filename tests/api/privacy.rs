@@ -48,6 +48,7 @@ impl Server {
             .env("PHR_DATABASE_URL", &database_url)
             .env("PHR_DATA_DIR", dir.path())
             .env("PHR_SIGNING_KEY", phr::auth::keys::generate_spec())
+            .env("PHR_CARD_KEY", "privacy-test-card-key-0123456789abcdef")
             .env("PHR_ARGON2_MEMORY_KIB", "1024")
             .env("PHR_SHUTDOWN_TIMEOUT", "2")
             .stdout(Stdio::from(File::create(dir.path().join("stdout.log")).unwrap()))

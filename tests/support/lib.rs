@@ -90,6 +90,7 @@ pub fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
         db_max_connections: 5,
         // Every test client is 127.0.0.1; the limit tests set their own.
         rate_token_per_ip: 100_000,
+        card_key: Some("test-card-key-0123456789abcdef0123456789".into()),
         ..Settings::default()
     }
 }

@@ -42,6 +42,7 @@ pub async fn start(pg_admin: Option<&str>, max_connections: u32) -> Running {
         db_max_connections: max_connections,
         // Every simulated device signs in from 127.0.0.1.
         rate_token_per_ip: 1_000_000,
+        card_key: Some("bench-card-key-0123456789abcdef0123456789".into()),
         rate_signin_per_account: 1_000_000,
         ..Settings::default()
     };

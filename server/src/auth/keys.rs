@@ -153,6 +153,24 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::write(path, contents).with_context(|| format!("creating {}", path.display()))
 }
 
+/// A random 32-byte secret (hex) kept in `dir/name` (created on first use,
+/// readable by the owner only): the embedded default's keys live beside the
+/// database file, never in it.
+pub fn load_or_generate_secret(dir: &Path, name: &str) -> anyhow::Result<String> {
+    let path = dir.join(name);
+    if !path.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut raw = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+        write_private(&path, &crate::hash::hex(&raw))?;
+        tracing::info!(path = %path.display(), "generated a new secret");
+    }
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim()
+        .to_owned())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

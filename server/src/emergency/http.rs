@@ -80,7 +80,7 @@ pub async fn register_card(
         authorize(&state.db, &caller, path.into_inner(), Action::Write, Scope::Manage, "cards").await?;
     let c = service::register_card(
         &state.db,
-        state.settings.card_key.as_deref(),
+        &state.card_key,
         access.person_id,
         &body.card_uid,
         caller.account_id,
@@ -316,7 +316,7 @@ pub async fn open_record(
         .map_err(ApiError::RateLimited)?;
     let uid = service::normalize_uid(&b.card_uid)
         .ok_or_else(|| ApiError::field("cardUid", "must be the card's UID in hex: 4, 7 or 10 bytes"))?;
-    let hash = service::uid_hash(&state.db, state.settings.card_key.as_deref(), &uid).await?;
+    let hash = service::uid_hash(&state.card_key, &uid)?;
     let card = service::find_card(&state.db, &hash).await?.ok_or_else(|| ApiError::not_found("card"))?;
     let settings = service::settings(&state.db, card.person_id).await?;
     if !settings.enabled {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::consent::model::{OrgKind, OrgRole, Purpose};
 use crate::entities::{
-    card, emergency_access, emergency_setting as setting, grant, org_member, organization, server_secret,
+    card, emergency_access, emergency_setting as setting, grant, org_member, organization,
 };
 use crate::error::{ApiError, ErrorCode, FieldError};
 
@@ -55,50 +55,17 @@ pub fn normalize_uid(uid: &str) -> Option<String> {
     .then_some(hex)
 }
 
-/// The key card UIDs are hashed under: `PHR_CARD_KEY`, else one generated
-/// once and kept in the database (shared by every instance).
-async fn card_key(db: &impl ConnectionTrait, configured: Option<&str>) -> Result<Vec<u8>, ApiError> {
-    if let Some(k) = configured {
-        return Ok(k.as_bytes().to_vec());
-    }
-    const NAME: &str = "card_uid_key";
-    if let Some(s) = server_secret::Entity::find_by_id(NAME).one(db).await? {
-        return Ok(s.value.into_bytes());
-    }
-    use rand::RngCore;
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let value = crate::hash::hex(&raw);
-    // Two instances may race here: the second insert fails and both read the winner's key.
-    let _ = server_secret::ActiveModel::from(server_secret::Model {
-        name: NAME.into(),
-        value,
-        created_at: Utc::now(),
-    })
-    .insert(db)
-    .await;
-    let s = server_secret::Entity::find_by_id(NAME)
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("card key missing after insert")))?;
-    Ok(s.value.into_bytes())
-}
-
-pub async fn uid_hash(
-    db: &impl ConnectionTrait,
-    configured: Option<&str>,
-    uid: &str,
-) -> Result<String, ApiError> {
-    let key = card_key(db, configured).await?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(&key).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+/// HMAC-SHA256 of the normalised UID under the card key, hex.
+pub fn uid_hash(key: &str, uid: &str) -> Result<String, ApiError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
     mac.update(uid.as_bytes());
     Ok(crate::hash::hex(&mac.finalize().into_bytes()))
 }
 
 pub async fn register_card(
     db: &DatabaseConnection,
-    configured: Option<&str>,
+    key: &str,
     person_id: Uuid,
     uid: &str,
     by: Uuid,
@@ -109,7 +76,7 @@ pub async fn register_card(
             "must be the card's UID in hex: 4, 7 or 10 bytes",
         )])
     })?;
-    let hash = uid_hash(db, configured, &uid).await?;
+    let hash = uid_hash(key, &uid)?;
     let txn = crate::db::begin_write(db).await?;
     if let Some(existing) = card::Entity::find().filter(card::Column::UidHash.eq(&hash)).one(&txn).await? {
         if existing.retired_at.is_none() {

@@ -32,7 +32,6 @@ pub mod program;
 pub mod push_outbox;
 pub mod qr_scan;
 pub mod refresh_token;
-pub mod server_secret;
 pub mod share_code;
 pub mod sync_mutation;
 pub mod transfer;
