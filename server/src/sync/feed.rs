@@ -336,3 +336,108 @@ async fn set_floor(db: &impl sea_orm::ConnectionTrait, person_id: Uuid, floor: i
         .await
         .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A seeded xorshift generator: the same cases on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// `SYNC_FUZZ_SCALE=100 cargo test -p phr-server --lib cursor` runs longer.
+    fn rounds(n: usize) -> usize {
+        n * std::env::var("SYNC_FUZZ_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+    }
+
+    fn valid(rng: &mut Rng) -> CursorState {
+        let mut p = BTreeMap::new();
+        for _ in 0..rng.below(4) {
+            p.insert(Uuid::from_u128(u128::from(rng.next())), ((rng.next() >> 2) as i64, rng.next() as u8));
+        }
+        CursorState { v: 1, p }
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..rounds(2_000) {
+            let s = valid(&mut rng);
+            assert_eq!(decode(Some(&encode(&s))).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn damaged_and_random_cursors_are_refused_never_a_panic() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ {}\":,.\x00\xff";
+        for _ in 0..rounds(20_000) {
+            let mut text = encode(&valid(&mut rng)).into_bytes();
+            match rng.below(4) {
+                // Random characters.
+                0 => {
+                    text = (0..rng.below(200)).map(|_| alphabet[rng.below(alphabet.len())]).collect();
+                }
+                // A few characters of a real cursor changed, dropped or added.
+                1 => {
+                    for _ in 0..=rng.below(3) {
+                        if text.is_empty() {
+                            break;
+                        }
+                        let i = rng.below(text.len());
+                        match rng.below(3) {
+                            0 => text[i] = alphabet[rng.below(alphabet.len())],
+                            1 => {
+                                text.remove(i);
+                            }
+                            _ => text.insert(i, alphabet[rng.below(alphabet.len())]),
+                        }
+                    }
+                }
+                // Well-formed base64 of JSON that is not a cursor of ours.
+                2 => {
+                    let json = [
+                        r#"{"v":2,"p":{}}"#,
+                        r#"{"v":1,"p":{"00000000-0000-0000-0000-000000000001":[-1,0]}}"#,
+                        r#"{"v":1,"p":{"x":[1,1]}}"#,
+                        r#"{"v":1,"p":{"00000000-0000-0000-0000-000000000001":[99999999999999999999,0]}}"#,
+                        r#"{"v":1,"p":{"00000000-0000-0000-0000-000000000001":[1,256]}}"#,
+                        "[]",
+                        "null",
+                    ][rng.below(7)];
+                    text = B64.encode(json).into_bytes();
+                }
+                // Truncated.
+                _ => {
+                    let keep = rng.below(text.len().max(1));
+                    text.truncate(keep);
+                }
+            }
+            let raw = String::from_utf8_lossy(&text).into_owned();
+            if raw.trim().is_empty() {
+                // No cursor at all: a first pull, from the beginning.
+                assert_eq!(decode(Some(&raw)).unwrap(), CursorState::default());
+                continue;
+            }
+            if let Ok(state) = decode(Some(&raw)) {
+                // Whatever is accepted is a cursor this server could have issued.
+                assert_eq!(state.v, 1, "{raw}");
+                assert!(state.p.values().all(|(seq, _)| *seq >= 0), "{raw}");
+            }
+        }
+    }
+}
