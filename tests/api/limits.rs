@@ -6,25 +6,7 @@ use std::time::Duration;
 use phr_tests::{Backend, StatusCode, TestApp, assert_problem};
 use serde_json::json;
 
-macro_rules! with_limits {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(phr_tests::Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(phr_tests::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-with_limits!(
+phr_tests::both_backends!(
     wrong_passwords_lock_the_account_briefly_and_the_right_one_works_again,
     token_requests_are_limited_per_ip,
     code_guessing_is_limited_per_account,

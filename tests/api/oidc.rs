@@ -10,26 +10,7 @@ use phr_tests::oidc::{APP_REDIRECT, CLIENT_ID, OidcStandIn, Spoil, User};
 use phr_tests::{Backend, StatusCode, TestApp, assert_problem};
 use serde_json::{Value, json};
 
-/// Runs each `async fn(Backend)` on SQLite and on PostgreSQL.
-macro_rules! with_provider {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(phr_tests::Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(phr_tests::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-with_provider!(
+phr_tests::both_backends!(
     first_sign_in_creates_an_account_whose_tokens_work_and_the_next_reuses_it,
     verified_email_links_an_existing_password_account,
     unverified_email_cannot_create_or_link_an_account,

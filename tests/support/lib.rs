@@ -264,3 +264,25 @@ macro_rules! both_databases {
         )*
     };
 }
+
+/// Generates `mod <test> { sqlite, postgres }` for each listed `async fn(Backend)`:
+/// for tests that build their own application (settings of their own, a stand-in
+/// service beside it).
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}

@@ -14,9 +14,7 @@ use crate::category::Category;
 use crate::consent::model::{AccessLevel, OrgKind, OrgRole, Purpose, categories_from_csv, categories_to_csv};
 use crate::consent::policy::in_force;
 use crate::db::begin_write;
-use crate::entities::{
-    alert, alert_rule, enrollment, grant, observation, org_member, organization, person, program,
-};
+use crate::entities::{alert, alert_rule, enrollment, grant, observation, organization, person, program};
 use crate::error::{ApiError, ErrorCode};
 
 pub struct NewProgram {
@@ -192,13 +190,10 @@ pub async fn has_role(
     account_id: Uuid,
     roles: &[OrgRole],
 ) -> Result<bool, ApiError> {
-    Ok(org_member::Entity::find()
-        .filter(org_member::Column::OrgId.eq(org_id))
-        .filter(org_member::Column::AccountId.eq(account_id))
-        .all(db)
+    Ok(crate::orgs::store::roles(db, org_id, account_id)
         .await?
         .iter()
-        .any(|m| m.role.parse::<OrgRole>().is_ok_and(|r| roles.contains(&r))))
+        .any(|r| r.parse::<OrgRole>().is_ok_and(|r| roles.contains(&r))))
 }
 
 /// The organizations where the caller is a nurse and the person is enrolled
@@ -208,17 +203,28 @@ pub async fn nursing_orgs(
     account_id: Uuid,
     person_id: Uuid,
 ) -> Result<BTreeSet<Uuid>, ApiError> {
+    let grants: BTreeMap<Uuid, grant::Model> = grant::Entity::find()
+        .filter(grant::Column::PersonId.eq(person_id))
+        .filter(grant::Column::Purpose.eq(Purpose::PublicHealth.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g))
+        .collect();
+    let now = Utc::now();
     let mut out = BTreeSet::new();
-    let enrolments = enrollment::Entity::find()
+    for e in enrollment::Entity::find()
         .filter(enrollment::Column::PersonId.eq(person_id))
         .filter(enrollment::Column::LeftAt.is_null())
         .all(db)
-        .await?;
-    for e in enrolments {
+        .await?
+    {
+        // An enrolment counts while its grant is in force (as in `active`).
+        if !grants.get(&e.grant_id).is_some_and(|g| in_force(g, now)) {
+            continue;
+        }
         let Some(p) = program::Entity::find_by_id(e.program_id).one(db).await? else { continue };
-        if active_enrollment(db, p.id, person_id).await?.is_some()
-            && has_role(db, p.org_id, account_id, &[OrgRole::Nurse]).await?
-        {
+        if has_role(db, p.org_id, account_id, &[OrgRole::Nurse]).await? {
             out.insert(p.org_id);
         }
     }

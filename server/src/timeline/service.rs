@@ -84,13 +84,9 @@ const JST: FixedOffset = match FixedOffset::east_opt(9 * 3600) {
     None => panic!("UTC+9 is a valid offset"),
 };
 
-fn jst() -> FixedOffset {
-    JST
-}
-
 /// A date's place on the timeline: its midnight in Japan.
 fn date_at(d: NaiveDate) -> DateTime<Utc> {
-    jst().from_local_datetime(&d.and_time(chrono::NaiveTime::MIN)).single().map_or_else(
+    JST.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN)).single().map_or_else(
         || DateTime::<Utc>::from_naive_utc_and_offset(d.and_time(chrono::NaiveTime::MIN), Utc),
         |t| t.with_timezone(&Utc),
     )
@@ -114,7 +110,7 @@ fn ceil(axis: Axis, t: DateTime<Utc>) -> (Value, bool) {
             ((if exact { ms } else { ms + 1 }).into(), exact)
         }
         Axis::Date => {
-            let d = t.with_timezone(&jst()).date_naive();
+            let d = t.with_timezone(&JST).date_naive();
             let exact = date_at(d) == t;
             ((if exact { d } else { d + Duration::days(1) }).into(), exact)
         }
