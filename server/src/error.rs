@@ -22,6 +22,7 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     ServiceUnavailable,
+    StorageFull,
     ResyncRequired,
     InvalidPayload,
     RateLimited,
@@ -34,7 +35,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::BadRequest,
         Self::ValidationFailed,
         Self::Unauthorized,
@@ -46,6 +47,7 @@ impl ErrorCode {
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::ServiceUnavailable,
+        Self::StorageFull,
         Self::ResyncRequired,
         Self::InvalidPayload,
         Self::RateLimited,
@@ -97,6 +99,12 @@ impl ErrorCode {
                 ("unsupported_media_type", 415, "Unsupported media type", "Send the documented content type.")
             }
             Self::ServiceUnavailable => ("service_unavailable", 503, "Service unavailable", "Retry later."),
+            Self::StorageFull => (
+                "storage_full",
+                507,
+                "Insufficient storage",
+                "The server has no room to store this; nothing was stored. Retry later.",
+            ),
             Self::InvalidPayload => (
                 "invalid_payload",
                 422,
@@ -222,11 +230,14 @@ pub enum ApiError {
     Unauthorized { invalid: bool },
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk is full; the write was rolled back.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Too many attempts; retry after this many seconds.
     #[error("rate limited for {0} s")]
     RateLimited(u64),
     #[error("internal: {0}")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 impl ApiError {
@@ -255,6 +266,7 @@ impl ApiError {
             Self::Problem { code, .. } => *code,
             Self::Unauthorized { .. } => ErrorCode::Unauthorized,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::StorageFull(_) => ErrorCode::StorageFull,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -270,6 +282,7 @@ impl ApiError {
             }
             // Internal causes are logged, never sent.
             Self::Unavailable(_) => ("The database is not reachable right now.".into(), vec![]),
+            Self::StorageFull(_) => ("The database has no space left; nothing was stored.".into(), vec![]),
             Self::RateLimited(s) => (format!("Too many attempts; retry in {s} seconds."), vec![]),
             Self::Internal(_) => ("An unexpected error occurred.".into(), vec![]),
         };
@@ -284,12 +297,67 @@ impl ApiError {
     }
 }
 
+/// What a database error means for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFault {
+    /// The database cannot be reached or is shutting down: retry later (503).
+    Unavailable,
+    /// The database's disk is full: the statement was rolled back (507).
+    StorageFull,
+    /// Anything else is a bug or a broken invariant (500).
+    Other,
+}
+
+/// Sorts a database error by what the client can do about it. Connection
+/// loss shows up not only as a failed acquire but as an I/O error, or as
+/// PostgreSQL's SQLSTATE class 08 / 57P0x on a connection the server is
+/// closing; a full disk as PostgreSQL's 53100 or SQLite's SQLITE_FULL (13).
+pub fn classify_db_error(err: &sea_orm::DbErr) -> DbFault {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return DbFault::Unavailable,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_ref(),
+        _ => return DbFault::Other,
+    };
+    match sqlx {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Tls(_) => {
+            DbFault::Unavailable
+        }
+        Sqlx::Database(db) => match db.code().as_deref() {
+            Some(c) if c.starts_with("08") => DbFault::Unavailable,
+            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+            Some("57P01" | "57P02" | "57P03" | "53300") => DbFault::Unavailable,
+            // PostgreSQL disk_full; SQLite SQLITE_FULL
+            Some("53100" | "13") => DbFault::StorageFull,
+            _ => DbFault::Other,
+        },
+        _ => DbFault::Other,
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match &err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(err.to_string()),
-            _ => Self::Internal(anyhow::Error::new(err)),
+        match classify_db_error(&err) {
+            DbFault::Unavailable => Self::Unavailable(err.to_string()),
+            DbFault::StorageFull => Self::StorageFull(err.to_string()),
+            DbFault::Other => Self::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
+/// Errors that reach the handler wrapped in `anyhow` keep their meaning when
+/// a database error sits anywhere in the chain.
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        let fault = err
+            .chain()
+            .find_map(|e| e.downcast_ref::<sea_orm::DbErr>())
+            .map_or(DbFault::Other, classify_db_error);
+        match fault {
+            DbFault::Unavailable => Self::Unavailable(format!("{err:#}")),
+            DbFault::StorageFull => Self::StorageFull(format!("{err:#}")),
+            DbFault::Other => Self::Internal(err),
         }
     }
 }
@@ -317,6 +385,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
             Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            Self::StorageFull(cause) => tracing::error!(error = %cause, "database storage full"),
             _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
@@ -329,7 +398,7 @@ impl ResponseError for ApiError {
             };
             res.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if let Self::Unavailable(_) = self {
+        if let Self::Unavailable(_) | Self::StorageFull(_) = self {
             res.insert_header((header::RETRY_AFTER, "5"));
         }
         if let Self::RateLimited(s) = self {

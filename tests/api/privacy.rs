@@ -2,27 +2,30 @@
 //! or health data and no secret to its logs; and passwords, refresh tokens,
 //! client secrets and card UIDs are never stored in clear.
 
-use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use phr_tests::{Backend, StatusCode, drop_postgres_database, fresh_postgres_database};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::clinical::{LAB, sample};
 use crate::erasure::dump_database;
+use crate::process::ServerProcess;
 
-/// The binary serving on a fresh database, its output going to two files.
+/// The binary serving on a fresh database, logging at trace to two files.
 struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
+    process: ServerProcess,
     backend: Backend,
     database_url: String,
     pg: Option<(String, String)>,
     dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Server {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.process
+    }
 }
 
 impl Server {
@@ -36,89 +39,13 @@ impl Server {
                 (url, Some((admin, name)))
             }
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(crate::transfer::phr_bin())
-            .arg("serve")
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "trace")
-            .env("PHR_LOG_FORMAT", log_format)
-            .env("PHR_BIND", format!("127.0.0.1:{port}"))
-            .env("PHR_DATABASE_URL", &database_url)
-            .env("PHR_DATA_DIR", dir.path())
-            .env("PHR_SIGNING_KEY", phr::auth::keys::generate_spec())
-            .env("PHR_CARD_KEY", "privacy-test-card-key-0123456789abcdef")
-            .env("PHR_ARGON2_MEMORY_KIB", "1024")
-            .env("PHR_SHUTDOWN_TIMEOUT", "2")
-            .stdout(Stdio::from(File::create(dir.path().join("stdout.log")).unwrap()))
-            .stderr(Stdio::from(File::create(dir.path().join("stderr.log")).unwrap()))
-            .spawn()
-            .unwrap();
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
-            backend,
-            database_url,
-            pg,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(res) = server.http.get(format!("{}/readyz", server.base)).send().await
-                && res.status().is_success()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the server did not start:\n{}", server.logs());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Some(server)
+        let env = [("RUST_LOG", "trace"), ("PHR_LOG_FORMAT", log_format)];
+        let process = ServerProcess::start(&database_url, dir.path(), dir.path(), &env).await;
+        Some(Server { process, backend, database_url, pg, dir })
     }
 
-    fn logs(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        format!("{}{}", read("stdout.log"), read("stderr.log"))
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        self.send(req).await
-    }
-
-    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let req = self
-            .http
-            .post(format!("{}/v1/auth/token", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(serde_urlencoded::to_string(form).unwrap());
-        self.send(req).await
-    }
-
-    /// SIGTERM, then the logs once the process has exited.
     fn stop(&mut self) -> String {
-        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.logs()
+        self.process.stop()
     }
 
     fn dir(&self) -> &Path {
@@ -128,8 +55,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill9();
         if let Some((admin, name)) = self.pg.take() {
             drop_postgres_database(admin, name);
         }
