@@ -56,6 +56,17 @@ cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
+# Contract fuzzing (docs/contract-fuzzing.md): schemathesis against a seeded
+# server on SQLite and PostgreSQL. About 9 minutes, so it runs in CI (CI=true)
+# or on request (PHR_CONTRACT_FUZZ=1), not on every local `scripts/test.sh`.
+if [ "${CI:-}" = true ] || [ "${PHR_CONTRACT_FUZZ:-}" = 1 ]; then
+  if [ "$status" -eq 0 ]; then
+    scripts/contract-fuzz.sh || status=1
+  else
+    echo "contract fuzz skipped: cargo test failed" >&2
+  fi
+fi
+
 sqlite=$(grep -cE '::sqlite \.\.\. ok$|_on_sqlite \.\.\. ok$' "$log" || true)
 postgres=$(grep -cE '::postgres \.\.\. ok$|_on_postgres \.\.\. ok$' "$log" || true)
 echo "database-backed tests passed: SQLite ${sqlite}, PostgreSQL ${postgres}"

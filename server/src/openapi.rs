@@ -162,12 +162,69 @@ pub fn routes(cfg: &mut ServiceConfig) {
 }
 
 pub fn spec() -> utoipa::openapi::OpenApi {
-    let (_, spec) = actix_web::App::new()
+    let (_, mut spec) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
+    document_extractor_errors(&mut spec);
     spec
+}
+
+/// The errors the shared extractors answer for every operation of a given
+/// shape, documented once here rather than remembered in each `responses(...)`
+/// (the contract fuzzer found dozens of operations that forgot one):
+/// a bearer-protected operation can answer 401; one with path or query
+/// parameters 400 (`crate::http::path_error`, `query_error`: not a UUID, not a
+/// number); one with a JSON body 400 (malformed), 413, 415 and 422
+/// (`crate::http::Json`). A handler's own description of a status wins.
+fn document_extractor_errors(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{Content, Ref, RefOr, Response};
+
+    fn add(op: &mut Operation, status: &str, description: &str) {
+        op.responses.responses.entry(status.to_owned()).or_insert_with(|| {
+            let mut res = Response::new(description);
+            res.content.insert(
+                crate::error::PROBLEM_JSON.to_owned(),
+                RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+            );
+            RefOr::T(res)
+        });
+    }
+
+    for item in spec.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            let params = op.parameters.iter().flatten().filter_map(|p| match p {
+                RefOr::T(p) => Some(&p.parameter_in),
+                RefOr::Ref(_) => None,
+            });
+            let (mut path, mut query) = (false, false);
+            for p in params {
+                path |= matches!(p, ParameterIn::Path);
+                query |= matches!(p, ParameterIn::Query);
+            }
+            let json_body =
+                matches!(&op.request_body, Some(RefOr::T(b)) if b.content.contains_key("application/json"));
+            let bearer = op
+                .security
+                .iter()
+                .flatten()
+                .any(|s| serde_json::to_value(s).is_ok_and(|v| v.get("bearer").is_some()));
+            if bearer {
+                add(op, "401", "Missing or invalid token");
+            }
+            if json_body {
+                add(op, "400", "Malformed JSON, or an unreadable path or query parameter");
+                add(op, "413", "Body larger than the configured limit");
+                add(op, "415", "Body not sent as `application/json`");
+                add(op, "422", "Invalid field; `errors` names it");
+            } else if path || query {
+                add(op, "400", "Unreadable path or query parameter; `errors` names it");
+            }
+        }
+    }
 }
 
 /// The spec as checked in at `openapi/openapi.json`.

@@ -8,7 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, Service, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpServer, web};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -18,7 +18,6 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::Keyring;
 use crate::auth::password::Hasher;
 use crate::config::Settings;
-use crate::error::{ApiError, ErrorCode};
 use crate::{db, http, openapi};
 
 /// What every handler can reach.
@@ -120,15 +119,17 @@ impl Application {
             )
         });
         let spec = openapi::spec();
+        let routes = web::Data::new(http::routes::RouteTable::from_spec(&spec));
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(openapi::routes).split_for_parts();
             app.app_data(state.clone())
+                .app_data(routes.clone())
                 .app_data(web::PathConfig::default().error_handler(http::path_error))
                 .app_data(web::QueryConfig::default().error_handler(http::query_error))
                 .app_data(web::PayloadConfig::new(state.settings.max_body_bytes))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .service(web::redirect("/docs", "/docs/"))
-                .default_service(web::to(not_found))
+                .default_service(web::to(http::routes::fallback))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
@@ -217,8 +218,4 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         c = c.allowed_origin(o);
     }
     c
-}
-
-async fn not_found() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::new(ErrorCode::NotFound, "No such endpoint."))
 }

@@ -8,6 +8,7 @@ mod clients;
 mod clinical;
 mod consent;
 mod contract;
+mod contract_errors;
 mod devices;
 mod erasure;
 mod export;

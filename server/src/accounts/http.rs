@@ -24,7 +24,7 @@ pub struct RegisterRequest {
     #[schema(example = "correct horse battery", min_length = 10)]
     pub password: String,
     #[validate(length(max = 100))]
-    #[schema(example = "鈴木 花子", min_length = 1)]
+    #[schema(example = "鈴木 花子", min_length = 1, max_length = 100)]
     pub display_name: String,
 }
 

@@ -404,7 +404,9 @@ pub struct AlertsParams {
     /// `open` or `acked`; default: both.
     pub status: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -75,6 +75,7 @@ pub async fn ingest(
 pub struct LinkRequest {
     pub org_id: Uuid,
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub local_patient_id: String,
 }
 

@@ -255,6 +255,7 @@ pub async fn create_invitation(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceptRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub code: String,
 }
 
@@ -299,6 +300,7 @@ fn redeem_limit(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DependentRequest {
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
     #[schema(value_type = String, example = "2019-04-01")]
     pub birth_date: NaiveDate,
@@ -541,7 +543,9 @@ pub struct LogParams {
     /// Before (RFC 3339).
     pub to: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -687,6 +691,7 @@ pub async fn get_person(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PersonUpdate {
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
     #[schema(value_type = Option<String>, example = "1948-04-05")]
     pub birth_date: Option<NaiveDate>,
@@ -694,6 +699,7 @@ pub struct PersonUpdate {
     pub sex: Option<String>,
     /// Family and given name in katakana, separated by a space.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name_kana: Option<String>,
     /// IANA time zone in which trends are bucketed (`Asia/Tokyo`).
     pub time_zone: Option<String>,

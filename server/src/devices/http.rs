@@ -37,10 +37,11 @@ impl From<PlatformWire> for Platform {
 pub struct DeviceRequest {
     pub platform: PlatformWire,
     #[validate(length(min = 1, max = 100))]
-    #[schema(example = "Hanako's iPhone")]
+    #[schema(example = "Hanako's iPhone", min_length = 1, max_length = 100)]
     pub name: String,
     /// FCM registration token, when the app has one.
     #[validate(length(min = 1, max = 4096))]
+    #[schema(min_length = 1, max_length = 4096)]
     pub push_token: Option<String>,
 }
 

@@ -150,6 +150,7 @@ pub struct EmergencySettings {
     /// Who to call (at most 5).
     #[serde(default)]
     #[validate(length(max = 5), nested)]
+    #[schema(max_items = 5)]
     pub contacts: Vec<Contact>,
 }
 
@@ -235,6 +236,7 @@ pub struct EmergencyRequest {
     pub card_uid: String,
     /// Why the record is opened; shown to the person in their access log.
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 

@@ -28,11 +28,14 @@ pub const DEFAULT_PARTS: [&str; 4] = ["allergies", "medications", "conditions", 
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Contact {
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `長女`, `妻`, …
     #[validate(length(max = 50))]
+    #[schema(max_length = 50)]
     pub relation: Option<String>,
     #[validate(length(min = 1, max = 30))]
+    #[schema(min_length = 1, max_length = 30)]
     pub phone: String,
 }
 

@@ -4,6 +4,7 @@
 pub mod json;
 pub mod limits;
 pub mod pagination;
+pub mod routes;
 
 pub use json::{Json, RawBody};
 pub use pagination::{Cursor, ListQuery, Page};
@@ -74,7 +75,14 @@ fn describe(e: &validator::ValidationError) -> String {
     }
 }
 
-pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    // `GET …/observations/batch` reaches the `{observationId}` route; the path is
+    // documented (for POST), so the answer is 405, not a complaint about the id.
+    if let Some(res) =
+        req.app_data::<actix_web::web::Data<routes::RouteTable>>().and_then(|t| t.method_not_allowed(req))
+    {
+        return actix_web::error::InternalError::from_response(err, res).into();
+    }
     let detail = match &err {
         PathError::Deserialize(e) => e.to_string(),
         _ => "bad path parameter".into(),

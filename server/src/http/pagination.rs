@@ -17,8 +17,10 @@ pub const MAX_LIMIT: u64 = 500;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `nextCursor` from the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -48,7 +48,7 @@ pub struct DispensingView {
     pub created_at: DateTime<Utc>,
     /// The scanned parts it came from (provenance); on the single-record endpoint only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub raw_payload: Option<serde_json::Value>,
 }
 
@@ -144,7 +144,9 @@ pub struct DispensingParams {
     /// Dispensed before.
     #[param(value_type = Option<String>)]
     pub to: Option<NaiveDate>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -96,9 +96,9 @@ pub async fn read(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuietHours {
     /// `HH:MM` in the account's time zone.
-    #[schema(example = "22:00")]
+    #[schema(example = "22:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
-    #[schema(example = "07:00")]
+    #[schema(example = "07:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
 }
 
@@ -111,8 +111,10 @@ pub struct NotificationPreferences {
     /// Pushes wait until the end of quiet hours, except emergency access and
     /// silent sync pokes; the inbox entry appears at once.
     pub quiet_hours: Option<QuietHours>,
-    /// The zone quiet hours are read in (the account's own record's).
-    #[serde(default, skip_deserializing)]
+    /// The zone quiet hours are read in (the account's own record's); set by
+    /// the server, ignored in a request.
+    #[serde(default)]
+    #[schema(read_only, example = "Asia/Tokyo")]
     pub time_zone: String,
 }
 

@@ -152,9 +152,11 @@ pub async fn callback(
 pub struct CodeRequest {
     /// The `code` the provider put on the app's redirect URI.
     #[validate(length(min = 1, max = 4096))]
+    #[schema(min_length = 1, max_length = 4096)]
     pub code: String,
     /// The `state` from the same redirect, unchanged.
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub state: String,
 }
 

@@ -22,7 +22,7 @@ const PROBLEM: &str = "application/problem+json";
 pub struct OrgRequest {
     pub kind: OrgKind,
     #[validate(length(max = 200))]
-    #[schema(example = "利根市保健センター")]
+    #[schema(example = "利根市保健センター", max_length = 200)]
     pub name: String,
     /// The 10-digit medical institution code, where one exists.
     #[schema(example = "1311234567")]
@@ -74,7 +74,9 @@ pub async fn create(
 pub struct OrgListParams {
     /// Only this kind (`pharmacy`, `municipality`, …).
     pub kind: Option<OrgKind>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -238,7 +240,7 @@ pub async fn remove_member(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientRequest {
     #[validate(length(max = 100))]
-    #[schema(example = "SS-MIX2 uploader, ward PC 3")]
+    #[schema(example = "SS-MIX2 uploader, ward PC 3", max_length = 100)]
     pub name: String,
 }
 

@@ -26,9 +26,11 @@ const PROBLEM: &str = "application/problem+json";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProgramRequest {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[validate(length(max = 4000))]
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub description: String,
     /// What enrolment shares with the municipality (read only).
     pub categories: Vec<Category>,
@@ -290,7 +292,9 @@ pub struct ResidentsParams {
     /// `lastUpload` (default: most recent first, never-uploaded last) or `name`.
     pub sort: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -521,6 +525,7 @@ pub async fn program_stats(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NoteRequest {
     #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
     pub text: String,
     /// `guidance` (a programme nurse to the resident) or `diary` (the person's own).
     pub category: String,

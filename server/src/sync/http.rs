@@ -27,6 +27,7 @@ pub struct ChangesParams {
     /// The `cursor` of the previous page; empty for a first sync.
     pub cursor: Option<String>,
     /// Changes per page, 1 to 2,000 (default 500).
+    #[param(minimum = 1, maximum = 2000)]
     pub limit: Option<u64>,
     /// Long-poll: wait up to this many seconds (max 30) for a change when there is none.
     pub wait: Option<u64>,

@@ -28,8 +28,10 @@ pub struct TimelineParams {
     /// Comma-separated categories (`vitals,labs`); default: every category the caller may read.
     pub categories: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `nextCursor` from the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -10,6 +10,7 @@ use crate::category::Category;
 /// Where an item came from.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TimelineSource)]
 pub struct Source {
     /// `app` (typed in or imported by an app), `device` (measured by a device),
     /// `pharmacy` (an e-medication-handbook QR record), `facility` (SS-MIX2
