@@ -49,6 +49,32 @@ if [ -z "${PHR_FHIR_VALIDATOR:-}" ]; then
   fi
 fi
 
+# The staff console's browser test (tests/api/console.rs) drives Debian's Chromium
+# with playwright-core (tests/e2e, no browser download); Japanese fonts make its
+# screenshots legible. It fails rather than skips under CI=true when they are missing.
+apt_missing=()
+[ -x "${PHR_E2E_CHROMIUM:-/usr/bin/chromium}" ] || apt_missing+=(chromium)
+command -v node >/dev/null 2>&1 || apt_missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_missing+=(npm)
+if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=ja 2>/dev/null)" ]; then apt_missing+=(fonts-noto-cjk); fi
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "installing ${apt_missing[*]} (apt) for the console browser test"
+    { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null; } \
+      || echo "could not install ${apt_missing[*]}: the console browser test will be skipped (or fail under CI)" >&2
+  else
+    echo "apt-get not found: install ${apt_missing[*]} for the console browser test" >&2
+  fi
+fi
+if command -v npm >/dev/null 2>&1 && { [ ! -f tests/e2e/node_modules/.package-lock.json ] \
+     || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; }; then
+  echo "installing the console browser test's npm packages (tests/e2e)"
+  (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
+    || echo "npm ci failed in tests/e2e: the console browser test will be skipped (or fail under CI)" >&2
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clinical;
 pub mod config;
 pub mod consent;
+pub mod console;
 pub mod db;
 pub mod devices;
 pub mod emergency;

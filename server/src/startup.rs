@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::Keyring;
 use crate::auth::password::Hasher;
 use crate::config::Settings;
-use crate::{db, http, openapi};
+use crate::{console, db, http, openapi};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -129,6 +129,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(state.settings.max_body_bytes))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .service(web::redirect("/docs", "/docs/"))
+                .configure(console::configure)
                 .default_service(web::to(http::routes::fallback))
                 .wrap(
                     DefaultHeaders::new()

@@ -7,6 +7,7 @@ mod auth;
 mod clients;
 mod clinical;
 mod consent;
+mod console;
 mod contract;
 mod contract_errors;
 mod devices;

@@ -15,6 +15,7 @@ both_databases!(
     the_pharmacist_flow_works_end_to_end,
     the_history_exports_as_jahis_and_parses_back,
     a_deleted_dispensing_comes_back_when_scanned_again,
+    a_preview_reads_the_symbols_under_the_same_grant_and_stores_nothing,
 );
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -300,4 +301,86 @@ mod review {
         let (_, facts) = app.get(&format!("/v1/persons/{person}/facts"), Some(&patient)).await;
         assert!(facts["items"].as_array().unwrap().iter().all(|f| f["category"] == "medications"), "{facts}");
     }
+}
+
+async fn preview(app: &TestApp, token: &str, person: &str, body: Value) -> (StatusCode, Value) {
+    app.post_json(&format!("/v1/persons/{person}/medications/qr?preview=true"), Some(token), &body).await
+}
+
+async fn a_preview_reads_the_symbols_under_the_same_grant_and_stores_nothing(app: TestApp) {
+    let admin = admin(&app).await;
+    let (patient, _, person) = app.user("preview@example.jp").await;
+    let (pharmacy, pharmacist, _) =
+        org_with_member(&app, &admin, "pharmacy", "駅前薬局", "rx@preview.example.jp", "pharmacist").await;
+    let receipt = json!({"parts": [{"text": text("tc07_spec24_example07.csv")}]});
+    let (status, body) = preview(&app, &pharmacist, &person, receipt.clone()).await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+
+    let (_, sc) = app
+        .post_json(
+            &format!("/v1/persons/{person}/share-codes"),
+            Some(&patient),
+            &json!({"orgId": pharmacy, "categories": ["medications", "allergies"], "access": "write"}),
+        )
+        .await;
+    let (status, _) =
+        app.post_json("/v1/share-codes/redeem", Some(&pharmacist), &json!({"code": sc["code"]})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, p) = preview(&app, &pharmacist, &person, receipt.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!((p["complete"].as_bool(), p["missing"].clone()), (Some(true), json!([])));
+    let d = &p["dispensings"][0];
+    assert_eq!((d["alreadyStored"].as_bool(), d["dispensing"]["rps"].is_array()), (Some(false), true), "{p}");
+    let facts: Vec<(&str, &str)> = p["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["text"].as_str().unwrap()))
+        .collect();
+    assert!(facts.contains(&("allergy", "乳製品")), "{p}");
+    assert!(facts.iter().all(|(k, _)| *k != "patient_note" && *k != "memo"), "notes are not shared: {p}");
+
+    // Nothing was written: no dispensing, no fact, and the patient's log names a preview.
+    let (_, list) = app.get(&format!("/v1/persons/{person}/dispensings"), Some(&patient)).await;
+    assert_eq!(list["items"], json!([]), "a preview stores no dispensing");
+    let (_, stored_facts) = app.get(&format!("/v1/persons/{person}/facts"), Some(&patient)).await;
+    assert_eq!(stored_facts["items"], json!([]), "a preview stores no fact");
+    let (_, log) = app.get(&format!("/v1/persons/{person}/access-log"), Some(&patient)).await;
+    assert!(
+        log["items"].as_array().unwrap().iter().any(|e| e["resource"] == "medications/qr/preview"),
+        "{log}"
+    );
+
+    // An incomplete set says what is missing and keeps no unfinished scan to continue.
+    let (status, half) = preview(
+        &app,
+        &pharmacist,
+        &person,
+        json!({"parts": [{"text": text("tc08_spec26_split_part2of2.txt")}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{half}");
+    assert_eq!((half["complete"].as_bool(), half["missing"].clone()), (Some(false), json!([1])), "{half}");
+    assert!(half.get("scanId").is_none(), "{half}");
+
+    // Saving the same parts stores what the preview showed; a second preview knows it.
+    let (status, saved) = scan(&app, &pharmacist, &person, receipt.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(saved["dispensings"][0]["dispensing"], d["dispensing"], "the preview is what is stored");
+    let (_, again) = preview(&app, &pharmacist, &person, receipt.clone()).await;
+    assert_eq!(again["dispensings"][0]["alreadyStored"], true, "{again}");
+
+    // Bad input is refused as the save refuses it, and a misspelt flag never saves.
+    let (status, body) = preview(&app, &pharmacist, &person, json!({"parts": [{"text": "hello"}]})).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload");
+    assert_eq!(body["errors"][0]["path"], "parts");
+    let (status, body) = app
+        .post_json(&format!("/v1/persons/{person}/medications/qr?previw=true"), Some(&pharmacist), &receipt)
+        .await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(body["errors"][0]["path"], "previw", "{body}");
+    let (status, body) = app
+        .post_json(&format!("/v1/persons/{person}/medications/qr?preview=maybe"), Some(&pharmacist), &receipt)
+        .await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST, "bad_request");
 }

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::service::{self, CurrentMedications, QrPart, ScanOutcome};
+use super::service::{self, CurrentMedications, QrPart, ScanOutcome, ScanPreview};
 use crate::auth::Caller;
 use crate::category::Category;
 use crate::consent::{Action, Scope, authorize};
@@ -83,6 +83,15 @@ pub struct QrIncomplete {
     pub missing: Vec<u16>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ScanParams {
+    /// `true`: read and check the symbols and answer what saving them would
+    /// store (200), storing nothing, not even an unfinished scan.
+    pub preview: Option<bool>,
+}
+
 /// Scan お薬手帳 QR codes
 ///
 /// The symbols of a pharmacy receipt (JAHIS, any version, split by 911
@@ -90,13 +99,17 @@ pub struct QrIncomplete {
 /// text). A complete set is stored (201); re-scanning returns the existing
 /// records as `unchanged`. An incomplete set is kept and answered 202 with
 /// the missing parts. Pharmacists use it with a `medications` write grant.
+/// With `preview=true` the same parts are read and checked under the same
+/// grant and answered 200 with what would be stored; nothing is written.
 #[utoipa::path(
     tag = "medications",
-    params(("personId" = Uuid, Path, description = "Person id")),
+    params(("personId" = Uuid, Path, description = "Person id"), ScanParams),
     request_body = QrRequest,
     responses(
+        (status = 200, description = "Preview (`preview=true`): what saving would store; nothing stored", body = ScanPreview),
         (status = 201, description = "Read and stored", body = QrImported),
         (status = 202, description = "More symbols needed", body = QrIncomplete),
+        (status = 400, description = "Bad query string", body = Problem, content_type = PROBLEM),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
         (status = 403, description = "No write access to medications", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),
@@ -109,14 +122,20 @@ pub async fn scan(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
+    query: web::Query<ScanParams>,
     body: Json<QrRequest>,
 ) -> ApiResult<HttpResponse> {
-    let access =
-        authorize(&state.db, &caller, path.into_inner(), Action::Write, SCAN, "medications/qr").await?;
+    let preview = query.preview.unwrap_or(false);
+    let resource = if preview { "medications/qr/preview" } else { "medications/qr" };
+    let access = authorize(&state.db, &caller, path.into_inner(), Action::Write, SCAN, resource).await?;
     access.require(Category::Medications)?;
     let b = body.0;
     if b.parts.len() > 64 {
         return Err(ApiError::field("parts", "must hold at most 64 symbols"));
+    }
+    if preview {
+        let p = service::preview(&state.db, &access, b.scan_id, b.parts).await?;
+        return Ok(HttpResponse::Ok().json(p));
     }
     let org = crate::consent::policy::acting_org(&state.db, &caller, access.person_id, Category::Medications)
         .await?;

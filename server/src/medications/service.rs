@@ -104,25 +104,7 @@ pub async fn scan(
     new_parts: Vec<QrPart>,
 ) -> Result<ScanOutcome, ApiError> {
     let now = Utc::now();
-    let mut parts = Vec::new();
-    if let Some(id) = scan_id {
-        let s = qr_scan::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .filter(|s| {
-                s.person_id == access.person_id && s.created_by == access.account_id && s.expires_at > now
-            })
-            .ok_or_else(|| ApiError::field("scanId", "no such unfinished scan (they are kept 24 hours)"))?;
-        parts = serde_json::from_str(&s.parts).unwrap_or_default();
-    }
-    for p in new_parts {
-        if !parts.contains(&p) {
-            parts.push(p);
-        }
-    }
-    if parts.len() > 64 {
-        return Err(ApiError::field("parts", "a scan holds at most 64 symbols; start a new one"));
-    }
+    let parts = gather(db, access, scan_id, new_parts).await?;
     match parse(&parts)? {
         Ok(handbook) => {
             let (dispensings, created) = import(db, access, org_id, &handbook, &parts).await?;
@@ -133,14 +115,7 @@ pub async fn scan(
             Ok(ScanOutcome::Complete { dispensings, created, unchanged })
         }
         Err(e) if e.is_incomplete() => {
-            let (received, missing) = match &e {
-                JahisError::IncompleteSplit { received, missing, .. } => (received.clone(), missing.clone()),
-                JahisError::IncompleteSymbols { received, missing, .. } => (
-                    received.iter().map(|i| u16::from(*i)).collect(),
-                    missing.iter().map(|i| u16::from(*i)).collect(),
-                ),
-                _ => (vec![], vec![]),
-            };
+            let (received, missing) = incomplete_parts(&e);
             let json = serde_json::to_string(&parts).unwrap_or_default();
             let txn = begin_write(db).await?;
             let id = match scan_id {
@@ -170,11 +145,148 @@ pub async fn scan(
             txn.commit().await?;
             Ok(ScanOutcome::Incomplete { scan_id: id, received, missing })
         }
-        Err(e) => Err(ApiError::Problem {
-            code: ErrorCode::InvalidPayload,
-            detail: format!("The QR payload cannot be read ({}): {e}", e.code()),
-            errors: vec![FieldError::new("parts", format!("{}: {e}", e.code()))],
-        }),
+        Err(e) => Err(unreadable(&e)),
+    }
+}
+
+/// The parts of an unfinished scan (when `scan_id` is given) followed by the new ones, without repeats.
+async fn gather(
+    db: &impl ConnectionTrait,
+    access: &Access,
+    scan_id: Option<Uuid>,
+    new_parts: Vec<QrPart>,
+) -> Result<Vec<QrPart>, ApiError> {
+    let mut parts = Vec::new();
+    if let Some(id) = scan_id {
+        let now = Utc::now();
+        let s = qr_scan::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .filter(|s| {
+                s.person_id == access.person_id && s.created_by == access.account_id && s.expires_at > now
+            })
+            .ok_or_else(|| ApiError::field("scanId", "no such unfinished scan (they are kept 24 hours)"))?;
+        parts = serde_json::from_str(&s.parts).unwrap_or_default();
+    }
+    for p in new_parts {
+        if !parts.contains(&p) {
+            parts.push(p);
+        }
+    }
+    if parts.len() > 64 {
+        return Err(ApiError::field("parts", "a scan holds at most 64 symbols; start a new one"));
+    }
+    Ok(parts)
+}
+
+fn unreadable(e: &JahisError) -> ApiError {
+    ApiError::Problem {
+        code: ErrorCode::InvalidPayload,
+        detail: format!("The QR payload cannot be read ({}): {e}", e.code()),
+        errors: vec![FieldError::new("parts", format!("{}: {e}", e.code()))],
+    }
+}
+
+/// What a scan would store, read and checked exactly as a save is but with
+/// nothing written: the counter shows it before the pharmacist saves.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanPreview {
+    /// All symbols are there: saving the same parts stores `dispensings`.
+    pub complete: bool,
+    /// Part numbers received and still missing when incomplete (as in a 202 answer).
+    pub received: Vec<u16>,
+    pub missing: Vec<u16>,
+    pub dispensings: Vec<PreviewDispensing>,
+    /// Allergies, side effects, OTC drugs and notes the payload carries, limited to
+    /// the categories the caller may write (what saving would add when new).
+    pub facts: Vec<PreviewFact>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewDispensing {
+    #[schema(value_type = String)]
+    pub dispensed_on: NaiveDate,
+    pub pharmacy: Option<String>,
+    /// The dispensing as read, in the shape a stored one has.
+    #[schema(value_type = Object)]
+    pub dispensing: serde_json::Value,
+    /// The record already holds it: saving would leave it `unchanged`.
+    pub already_stored: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewFact {
+    pub category: String,
+    pub kind: String,
+    pub text: String,
+}
+
+/// Reads the parts (with those of an unfinished scan) and says what saving them would store.
+pub async fn preview(
+    db: &impl ConnectionTrait,
+    access: &Access,
+    scan_id: Option<Uuid>,
+    new_parts: Vec<QrPart>,
+) -> Result<ScanPreview, ApiError> {
+    let parts = gather(db, access, scan_id, new_parts).await?;
+    let handbook = match parse(&parts)? {
+        Ok(h) => h,
+        Err(e) if e.is_incomplete() => {
+            let (received, missing) = incomplete_parts(&e);
+            return Ok(ScanPreview {
+                complete: false,
+                received,
+                missing,
+                dispensings: vec![],
+                facts: vec![],
+            });
+        }
+        Err(e) => return Err(unreadable(&e)),
+    };
+    let fingerprints: Vec<String> = handbook.dispensings.iter().map(|d| sha_hex(d.fingerprint())).collect();
+    let stored: BTreeSet<String> = dispensing::Entity::find()
+        .filter(dispensing::Column::PersonId.eq(access.person_id))
+        .filter(dispensing::Column::Fingerprint.is_in(fingerprints.iter().cloned()))
+        .filter(dispensing::Column::DeletedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| d.fingerprint)
+        .collect();
+    let dispensings = handbook
+        .dispensings
+        .iter()
+        .zip(&fingerprints)
+        .map(|(d, fp)| PreviewDispensing {
+            dispensed_on: d.date,
+            pharmacy: d.pharmacy.as_ref().map(|p| p.name.clone()),
+            dispensing: serde_json::to_value(d).unwrap_or_default(),
+            already_stored: stored.contains(fp),
+        })
+        .collect();
+    let facts = facts_of(&handbook, access)
+        .into_iter()
+        .filter_map(|(category, kind, text)| {
+            let text = text.trim().to_owned();
+            (!text.is_empty()).then(|| PreviewFact { category: category.into(), kind: kind.into(), text })
+        })
+        .collect();
+    Ok(ScanPreview { complete: true, received: vec![], missing: vec![], dispensings, facts })
+}
+
+/// Part numbers received and missing of an incomplete set (911 split: 1-based;
+/// Structured Append: 0-based symbol index).
+fn incomplete_parts(e: &JahisError) -> (Vec<u16>, Vec<u16>) {
+    match e {
+        JahisError::IncompleteSplit { received, missing, .. } => (received.clone(), missing.clone()),
+        JahisError::IncompleteSymbols { received, missing, .. } => (
+            received.iter().map(|i| u16::from(*i)).collect(),
+            missing.iter().map(|i| u16::from(*i)).collect(),
+        ),
+        _ => (vec![], vec![]),
     }
 }
 
@@ -280,6 +392,29 @@ async fn add_facts(
     h: &MedicationHandbook,
     source_ref: Option<Uuid>,
 ) -> Result<(), ApiError> {
+    let now = Utc::now();
+    for (category, kind, text) in facts_of(h, access) {
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            continue;
+        }
+        let fact = NewFact {
+            person_id: access.person_id,
+            category,
+            kind,
+            text,
+            source: "qr",
+            source_ref,
+            created_by: access.account_id,
+        };
+        add_fact(db, fact, now).await?;
+    }
+    Ok(())
+}
+
+/// The facts a payload carries as `(category, kind, text)`, limited to the
+/// categories the caller may write: a medications-only grant adds no allergies.
+fn facts_of(h: &MedicationHandbook, access: &Access) -> Vec<(&'static str, &'static str, String)> {
     let mut facts: Vec<(&str, &str, String)> = Vec::new();
     for n in &h.patient_notes {
         let (category, kind) = match n.kind {
@@ -301,28 +436,10 @@ async fn add_facts(
             facts.push(("notes", "patient_entry", e.text.clone()));
         }
     }
-    // Only what the caller may write: a medications-only grant adds no allergies.
     facts.retain(|(category, _, _)| {
         category.parse::<crate::category::Category>().is_ok_and(|c| access.categories.contains(&c))
     });
-    let now = Utc::now();
-    for (category, kind, text) in facts {
-        let text = text.trim().to_owned();
-        if text.is_empty() {
-            continue;
-        }
-        let fact = NewFact {
-            person_id: access.person_id,
-            category,
-            kind,
-            text,
-            source: "qr",
-            source_ref,
-            created_by: access.account_id,
-        };
-        add_fact(db, fact, now).await?;
-    }
-    Ok(())
+    facts
 }
 
 /// A fact to add to a person's record, with where it came from.
