@@ -18,6 +18,7 @@ mod m20261126_000011_create_notifications;
 mod m20261126_000012_create_public_health;
 mod m20261126_000013_create_oidc;
 mod m20261126_000014_add_export_indexes;
+mod m20261207_000001_drop_oidc_request_secrets;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000012_create_public_health::Migration),
             Box::new(m20261126_000013_create_oidc::Migration),
             Box::new(m20261126_000014_add_export_indexes::Migration),
+            Box::new(m20261207_000001_drop_oidc_request_secrets::Migration),
         ]
     }
 }

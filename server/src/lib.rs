@@ -9,6 +9,7 @@ pub mod auth;
 pub mod category;
 pub mod cli;
 pub mod clinical;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod console;

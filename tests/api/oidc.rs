@@ -229,6 +229,16 @@ async fn authorize_redirects_to_the_provider_with_pkce_state_and_nonce(backend: 
     assert_ne!(seen[0].0, seen[1].0);
     assert_ne!(seen[0].1, seen[1].1);
     assert_ne!(seen[0].2, seen[1].2);
+    // Nothing a pending sign-in needs is stored in clear: not the state, not
+    // the nonce (the PKCE verifier is never even sent, so it is derived too).
+    let rows = crate::erasure::dump_database(backend, &t.app.database_url).await;
+    for (state, nonce, _) in &seen {
+        for (table, row) in &rows {
+            assert!(!row.contains(state.as_str()) && !row.contains(nonce.as_str()), "{table}: {row}");
+        }
+    }
+    let pending: Vec<_> = rows.iter().filter(|(table, _)| table == "oidc_requests").collect();
+    assert_eq!(pending.len(), 2, "{pending:?}");
 }
 
 async fn tampered_state_is_rejected(backend: Backend) {

@@ -370,7 +370,7 @@ pub async fn create_dependent(
     if b.display_name.trim().is_empty() {
         errors.push(FieldError::new("displayName", "must not be blank"));
     }
-    if b.birth_date > Utc::now().date_naive() {
+    if b.birth_date > crate::clock::today_jst() {
         errors.push(FieldError::new("birthDate", "is in the future"));
     }
     if b.sex.as_deref().is_some_and(|s| !matches!(s, "male" | "female" | "other" | "unknown")) {
@@ -736,7 +736,7 @@ pub async fn update_person(
     if b.display_name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         errors.push(FieldError::new("displayName", "must not be blank"));
     }
-    if b.birth_date.is_some_and(|d| d > Utc::now().date_naive()) {
+    if b.birth_date.is_some_and(|d| d > crate::clock::today_jst()) {
         errors.push(FieldError::new("birthDate", "is in the future"));
     }
     if b.sex.as_deref().is_some_and(|s| !matches!(s, "male" | "female" | "other" | "unknown")) {

@@ -389,7 +389,7 @@ pub async fn open_record(
         if parts.contains("conditions") { facts_of(Category::Conditions).await? } else { vec![] };
     let mut medications = Vec::new();
     if parts.contains("medications") {
-        let today = Utc::now().date_naive();
+        let today = crate::clock::today_jst();
         let current = crate::medications::service::current(&state.db, p.id, today).await?;
         for d in current.regular.into_iter().chain(current.as_needed).chain(current.external) {
             medications.push(EmergencyDrug {

@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-/// A started external sign-in: what the callback must match, used once.
+/// A started external sign-in: what the callback must match, used once. Its
+/// nonce and PKCE verifier are not stored: they are derived from the state
+/// (see `oidc::service::request_secrets`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "oidc_requests")]
 pub struct Model {
@@ -9,8 +11,6 @@ pub struct Model {
     /// Hex SHA-256 of the `state` sent to the provider.
     pub state_hash: String,
     pub provider: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
     pub redirect_uri: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,

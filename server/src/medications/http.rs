@@ -285,7 +285,7 @@ pub async fn current(
 ) -> ApiResult<web::Json<CurrentMedications>> {
     let access =
         authorize(&state.db, &caller, path.into_inner(), Action::Read, MEDS, "medications/current").await?;
-    let today = Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive();
+    let today = crate::clock::today_jst();
     Ok(web::Json(service::current(&state.db, access.person_id, q.date.unwrap_or(today)).await?))
 }
 

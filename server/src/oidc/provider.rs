@@ -94,12 +94,6 @@ struct IdClaims {
     name: Option<String>,
 }
 
-/// What `/authorize` stores and sends.
-pub struct AuthorizationRequest {
-    pub url: String,
-    pub pkce_verifier: String,
-}
-
 struct Jwks {
     set: JwkSet,
     fetched: Instant,
@@ -180,17 +174,19 @@ impl Providers {
             .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| unavailable(name, e))?))
     }
 
-    /// The provider's authorization URL for `state` and `nonce`, with a fresh
-    /// PKCE S256 challenge whose verifier the caller stores.
+    /// The provider's authorization URL for `state` and `nonce`, with the
+    /// PKCE S256 challenge of `pkce_verifier`.
     pub async fn authorization_request(
         &self,
         p: &Provider,
         redirect_uri: &str,
         state: &str,
         nonce: &str,
-    ) -> Result<AuthorizationRequest, ApiError> {
+        pkce_verifier: &str,
+    ) -> Result<String, ApiError> {
         let d = self.discovery(p).await?;
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let challenge =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(pkce_verifier.to_owned()));
         let (url, _) = self
             .client(p, &d, redirect_uri)?
             .authorize_url(|| CsrfToken::new(state.to_owned()))
@@ -198,7 +194,7 @@ impl Providers {
             .set_pkce_challenge(challenge)
             .add_extra_param("nonce", nonce)
             .url();
-        Ok(AuthorizationRequest { url: url.to_string(), pkce_verifier: verifier.secret().clone() })
+        Ok(url.to_string())
     }
 
     /// Exchanges the code (RFC 6749 §4.1.3 with the PKCE verifier) and returns the raw ID token.

@@ -10,8 +10,6 @@ use crate::entities::{external_identity, oidc_request};
 pub struct NewRequest<'a> {
     pub state_hash: String,
     pub provider: &'a str,
-    pub nonce: &'a str,
-    pub pkce_verifier: &'a str,
     pub redirect_uri: &'a str,
     pub expires_at: DateTime<Utc>,
 }
@@ -25,8 +23,6 @@ pub async fn insert_request(
         id: Set(Uuid::now_v7()),
         state_hash: Set(new.state_hash),
         provider: Set(new.provider.to_owned()),
-        nonce: Set(new.nonce.to_owned()),
-        pkce_verifier: Set(new.pkce_verifier.to_owned()),
         redirect_uri: Set(new.redirect_uri.to_owned()),
         created_at: Set(now),
         expires_at: Set(new.expires_at),

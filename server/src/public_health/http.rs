@@ -491,7 +491,7 @@ pub async fn program_stats(
     let alerts = service::open_alerts(&state.db, &ids, &service::categories(&prog)).await?;
     let people = service::persons(&state.db, &ids).await?;
     let now = Utc::now();
-    let today = now.date_naive();
+    let today = crate::clock::date_jst(now);
     let members: Vec<stats::Resident> = ids
         .iter()
         .filter_map(|id| people.get(id))
