@@ -83,7 +83,7 @@ for db in $databases; do
       --max-examples "$examples" \
       --seed "$seed" --generation-deterministic \
       --workers 2 --no-color \
-      --baseline "$repo/scripts/contract-fuzz-baseline.json" ${PHR_FUZZ_BASELINE_UPDATE:+--baseline-update} \
+      --baseline "$repo/scripts/contract-fuzz-baseline.json" ${PHR_FUZZ_BASELINE_UPDATE:+--baseline-update --baseline-prune} \
       --report ndjson,junit --report-dir "$dir/report")
   rc=$?
   set -e

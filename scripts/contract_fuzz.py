@@ -172,6 +172,12 @@ def config(ids):
     lines.append("[parameters]")
     for name in sorted(ids):
         lines.append(f'"path.{name}" = {{ dictionary = "{name}", probability = 0.9 }}')
+    # Body fields that must name an existing record of the caller (a device
+    # in sync pushes, an account to make guardian or member, an organization
+    # to share with) always get a seeded one.
+    for field, name in (("deviceId", "deviceId"), ("accountId", "accountId"), ("orgId", "orgId")):
+        if name in ids:
+            lines.append(f'"body.{field}" = {{ dictionary = "{name}", probability = 1.0 }}')
     lines.append("")
     with open(os.path.join(REPO, "scripts", "contract-fuzz.toml"), encoding="utf-8") as f:
         lines.append(f.read())

@@ -1,7 +1,7 @@
 //! Findings of the contract fuzzer (scripts/contract-fuzz.sh) kept fixed:
 //! a documented path called with another method is a 405 naming the allowed
-//! ones, and every JSON-body operation answers the extractor errors its spec
-//! entry documents.
+//! ones, every JSON-body operation answers the extractor errors its spec
+//! entry documents, content types and enums in the spec are the server's.
 
 use phr_tests::{StatusCode, TestApp, assert_problem, both_databases};
 use serde_json::Value;
@@ -9,7 +9,9 @@ use serde_json::Value;
 both_databases!(
     a_nul_character_in_a_field_is_a_422_naming_it,
     a_documented_path_with_another_method_is_405_with_allow,
-    every_json_body_operation_documents_and_answers_extractor_errors
+    every_json_body_operation_documents_and_answers_extractor_errors,
+    the_jahis_export_answers_only_documented_content_types,
+    every_value_a_spec_enum_lists_is_accepted
 );
 
 async fn send(
@@ -110,4 +112,111 @@ async fn a_nul_character_in_a_field_is_a_422_naming_it(app: TestApp) {
     let (status, body) = app.post_json("/v1/devices", Some(&token), &body).await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(body["errors"][0]["path"], "name");
+}
+
+fn operation(spec: &Value, method: &str, path: &str) -> Value {
+    spec["paths"][path][method].clone()
+}
+
+fn query_param(op: &Value, name: &str) -> Value {
+    op["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["schema"].clone()
+}
+
+/// With `part_size` the export is JSON (base64 parts); the spec documented
+/// only the Shift_JIS text, so every split export broke the contract.
+async fn the_jahis_export_answers_only_documented_content_types(app: TestApp) {
+    let (token, _, person) = app.user("jahis-types@example.jp").await;
+    let spec: Value = serde_json::from_str(&phr::openapi::spec_json().unwrap()).unwrap();
+    let op = operation(&spec, "get", "/v1/persons/{personId}/medications/jahis");
+    let documented = op["responses"]["200"]["content"].as_object().unwrap();
+    for query in ["", "?part_size=200", "?part_size=100000"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/v1/persons/{person}/medications/jahis{query}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{query}");
+        let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(documented.contains_key(&content_type), "{query}: {content_type} not in {documented:?}");
+        if content_type == "application/json" {
+            assert!(res.json::<Value>().await.unwrap()["parts"].is_array());
+        }
+    }
+    let size = query_param(&op, "part_size");
+    assert_eq!((size["minimum"].as_u64(), size["maximum"].as_u64()), (Some(200), Some(100_000)));
+    for bad in [199, 100_001] {
+        let (status, body) =
+            app.get(&format!("/v1/persons/{person}/medications/jahis?part_size={bad}"), Some(&token)).await;
+        assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["errors"][0]["path"], "part_size");
+    }
+}
+
+/// The enums the spec now declares for strings the handlers check by hand:
+/// every listed value is accepted, and a value outside the list is not.
+async fn every_value_a_spec_enum_lists_is_accepted(app: TestApp) {
+    let (bearer, _, person) = app.user("enums@example.jp").await;
+    let token = Some(bearer.as_str());
+    let spec: Value = serde_json::from_str(&phr::openapi::spec_json().unwrap()).unwrap();
+    let values = |schema: &Value| -> Vec<String> {
+        let list = schema["enum"].as_array().or_else(|| schema["items"]["enum"].as_array()).unwrap();
+        list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+    };
+    let get =
+        |method: &str, path: &str, param: &str| values(&query_param(&operation(&spec, method, path), param));
+    let mut checked = 0;
+    let observations = "/v1/persons/{personId}/observations";
+    for (path, param) in [
+        (observations.to_owned(), "kind"),
+        (observations.to_owned(), "category"),
+        (format!("{observations}/summary"), "kind"),
+        (format!("{observations}/summary"), "bucket"),
+        ("/v1/persons/{personId}/clinical-documents".to_owned(), "status"),
+    ] {
+        let listed = get("get", &path, param);
+        assert!(!listed.is_empty(), "{path} {param}");
+        let mut url = path.replace("{personId}", &person);
+        if url.ends_with("/summary") && param != "kind" {
+            url.push_str("?kind=blood_pressure&");
+        } else {
+            url.push('?');
+        }
+        for v in listed.iter().map(String::as_str).chain(["no_such_value"]) {
+            let (status, body) = app.get(&format!("{url}{param}={v}"), token).await;
+            if v == "no_such_value" {
+                assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+            } else {
+                assert_eq!(status, StatusCode::OK, "{url}{param}={v}: {body}");
+            }
+            checked += 1;
+        }
+    }
+    let (status, _) = app.get("/v1/alerts?status=open", token).await;
+    assert_eq!(status, StatusCode::OK);
+    let sexes = values(&spec["components"]["schemas"]["DependentRequest"]["properties"]["sex"]);
+    assert_eq!(sexes, ["male", "female", "other", "unknown"]);
+    for sex in sexes.iter().map(String::as_str).chain(["none"]) {
+        let body = serde_json::json!({"displayName": "子", "birthDate": "2020-01-01", "sex": sex});
+        let (status, body) = app.post_json("/v1/persons", token, &body).await;
+        if sex == "none" {
+            assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+            assert_eq!(body["errors"][0]["path"], "sex");
+        } else {
+            assert_eq!(status, StatusCode::CREATED, "{sex}: {body}");
+        }
+    }
+    let parts = values(&spec["components"]["schemas"]["EmergencySettings"]["properties"]["categories"]);
+    let body = serde_json::json!({"enabled": true, "categories": parts, "contacts": []});
+    let res = app
+        .client
+        .put(app.url(&format!("/v1/persons/{person}/emergency-settings")))
+        .bearer_auth(&bearer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{parts:?}");
+    assert!(checked > 20, "only {checked} enum values checked");
 }

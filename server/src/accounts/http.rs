@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Case and surrounding spaces are ignored.
-    #[schema(example = "hanako@example.jp")]
+    #[schema(example = "hanako@example.jp", format = Email)]
     pub email: String,
     /// At least 10 characters.
     #[schema(example = "correct horse battery", min_length = 10)]
@@ -74,10 +74,15 @@ pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -
         .json(RegisterResponse { account_id: account.id, person_id: account.person_id }))
 }
 
+fn grant_type() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::http::schema::one_of(&["password", "refresh_token", "client_credentials"])
+}
+
 /// `application/x-www-form-urlencoded` body of the token endpoint (RFC 6749 §4.3, §4.4, §6).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// `password`, `refresh_token` or `client_credentials`.
+    #[schema(schema_with = grant_type)]
     pub grant_type: String,
     /// The account's email (password grant).
     pub username: Option<String>,
@@ -324,6 +329,7 @@ pub async fn revoke(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevokeRequest {
+    #[schema(min_length = 1)]
     pub token: String,
     /// Optional hint; only refresh tokens are revocable.
     pub token_type_hint: Option<String>,

@@ -21,23 +21,42 @@ use crate::startup::AppState;
 
 const PROBLEM: &str = "application/problem+json";
 
+type SchemaRef = utoipa::openapi::RefOr<utoipa::openapi::Schema>;
+
+fn rule_op() -> SchemaRef {
+    crate::http::schema::one_of(&[">=", "<="])
+}
+
+fn notify_targets() -> SchemaRef {
+    crate::http::schema::array_of_or_null(&["self", "grantees"], 1)
+}
+
+fn alert_status() -> SchemaRef {
+    crate::http::schema::one_of(&["open", "acked"])
+}
+
 #[derive(Debug, Deserialize, ToSchema, validator::Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleRequest {
     /// Observation kind, e.g. `blood_pressure`.
+    #[schema(schema_with = crate::http::schema::observation_kind)]
     pub kind: String,
     /// For kinds with components: `systolic`, `diastolic`, …
     pub component: Option<String>,
     /// `>=` or `<=`.
+    #[schema(schema_with = rule_op)]
     pub op: String,
     /// In the kind's canonical unit (mm[Hg], kg, mg/dL, …).
     pub threshold: f64,
     /// How many readings in a row must cross (1 to 20, default 1).
+    #[schema(minimum = 1, maximum = 20)]
     pub consecutive: Option<i32>,
     /// ISO 8601 duration (`PT24H`, `P7D`) the consecutive readings must fall within.
+    #[schema(pattern = r"^P(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?)?$")]
     pub window: Option<String>,
     /// `self` (the person and guardians) and/or `grantees` (everyone who may
     /// read the kind's category); default `["self"]`.
+    #[schema(schema_with = notify_targets)]
     pub notify: Option<Vec<String>>,
 }
 
@@ -402,6 +421,7 @@ impl From<alert::Model> for AlertView {
 #[into_params(parameter_in = Query)]
 pub struct AlertsParams {
     /// `open` or `acked`; default: both.
+    #[param(schema_with = alert_status)]
     pub status: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]

@@ -483,10 +483,15 @@ impl From<crate::entities::clinical_document::Model> for DocumentView {
     }
 }
 
+fn document_status() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::http::schema::one_of(&["held", "imported", "rejected"])
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DocumentsParams {
     /// `held`, `imported` or `rejected`; default: all.
+    #[param(schema_with = document_status)]
     pub status: Option<String>,
 }
 

@@ -35,12 +35,13 @@ pub struct GranteeRef {
 pub struct GrantRequest {
     /// Exactly one of `accountId` or `orgId`.
     pub grantee: GranteeRef,
+    #[schema(min_items = 1)]
     pub categories: Vec<Category>,
     pub access: AccessLevel,
     pub purpose: Purpose,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub starts_at: Option<DateTime<FixedOffset>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -83,6 +84,11 @@ fn utc(t: Option<DateTime<FixedOffset>>) -> Option<DateTime<Utc>> {
 }
 
 const PROBLEM: &str = "application/problem+json";
+
+/// The sexes the create and update checks accept (the wire stays a string).
+fn sex() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::http::schema::one_of_or_null(&["male", "female", "other", "unknown"])
+}
 
 /// Grant access to a record
 ///
@@ -189,11 +195,12 @@ pub async fn revoke_grant(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InvitationRequest {
+    #[schema(min_items = 1)]
     pub categories: Vec<Category>,
     pub access: AccessLevel,
     pub purpose: Purpose,
     /// When the resulting grant ends.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -305,6 +312,7 @@ pub struct DependentRequest {
     #[schema(value_type = String, example = "2019-04-01")]
     pub birth_date: NaiveDate,
     /// `male`, `female`, `other` or `unknown`.
+    #[schema(schema_with = sex)]
     pub sex: Option<String>,
 }
 
@@ -539,8 +547,10 @@ pub async fn remove_guardian(
 #[into_params(parameter_in = Query)]
 pub struct LogParams {
     /// At or after (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Before (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -696,10 +706,17 @@ pub struct PersonUpdate {
     #[schema(value_type = Option<String>, example = "1948-04-05")]
     pub birth_date: Option<NaiveDate>,
     /// `male`, `female`, `other` or `unknown`.
+    #[schema(schema_with = sex)]
     pub sex: Option<String>,
-    /// Family and given name in katakana, separated by a space.
+    /// Family and given name in katakana, separated by a space (hiragana and
+    /// half-width katakana are accepted and stored as katakana; `・` and spaces
+    /// may separate, at least one kana is required).
     #[validate(length(min = 1, max = 100))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\sァ-ヺーヽヾぁ-ゖ・ｦ-ﾝ]*[ァ-ヺーヽヾぁ-ゖｦ-ﾝ][\sァ-ヺーヽヾぁ-ゖ・ｦ-ﾝ]*$"
+    )]
     pub name_kana: Option<String>,
     /// IANA time zone in which trends are bucketed (`Asia/Tokyo`).
     pub time_zone: Option<String>,
@@ -831,9 +848,11 @@ pub async fn claim_transfer(
 pub struct ShareCodeRequest {
     /// Only staff of this organization may redeem it.
     pub org_id: Option<Uuid>,
+    #[schema(min_items = 1)]
     pub categories: Vec<Category>,
     pub access: AccessLevel,
     /// How long the code, and the grant it gives, last (default 60, at most 1440).
+    #[schema(minimum = 1, maximum = 1440)]
     pub ttl_minutes: Option<i64>,
 }
 

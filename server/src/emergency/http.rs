@@ -12,6 +12,10 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::service::{self, Contact, PARTS};
+
+fn parts_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::http::schema::array_of(&PARTS, 0)
+}
 use crate::auth::Caller;
 use crate::category::Category;
 use crate::consent::policy::{Access, Relationship};
@@ -28,8 +32,12 @@ const PROBLEM: &str = "application/problem+json";
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CardRequest {
-    /// The card's UID as the reader gives it (hex, separators allowed). Stored only as a keyed hash.
-    #[schema(example = "04:A2:3B:C1:5D:80:11")]
+    /// The card's UID as the reader gives it (hex, separators allowed): 4, 7 or 10
+    /// bytes. Stored only as a keyed hash.
+    #[schema(
+        example = "04:A2:3B:C1:5D:80:11",
+        pattern = "^[:\\- ]*(?:[0-9A-Fa-f][:\\- ]*[0-9A-Fa-f][:\\- ]*){4,10}$"
+    )]
     pub card_uid: String,
 }
 
@@ -146,6 +154,7 @@ pub struct EmergencySettings {
     pub enabled: bool,
     /// Parts of the dataset: `allergies`, `medications`, `conditions`,
     /// `blood_type`, `vitals` (default: all but `vitals`).
+    #[schema(schema_with = parts_schema)]
     pub categories: Vec<String>,
     /// Who to call (at most 5).
     #[serde(default)]

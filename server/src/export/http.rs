@@ -28,6 +28,7 @@ pub enum ExportFormat {
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `fhir` (a Bundle, the default), `ndjson` (one resource per line) or `csv` (observations).
+    #[param(inline)]
     pub format: Option<ExportFormat>,
 }
 

@@ -5,6 +5,7 @@ pub mod json;
 pub mod limits;
 pub mod pagination;
 pub mod routes;
+pub mod schema;
 
 pub use json::{Json, RawBody};
 pub use pagination::{Cursor, ListQuery, Page};

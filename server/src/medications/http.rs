@@ -31,6 +31,7 @@ pub struct QrRequest {
     /// Continue an unfinished scan (from a 202 answer).
     pub scan_id: Option<Uuid>,
     /// One or more QR symbols, in any order.
+    #[schema(min_items = 1)]
     pub parts: Vec<QrPart>,
 }
 
@@ -158,10 +159,10 @@ pub async fn scan(
 #[into_params(parameter_in = Query)]
 pub struct DispensingParams {
     /// Dispensed on or after (YYYY-MM-DD).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     pub from: Option<NaiveDate>,
     /// Dispensed before.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
@@ -255,7 +256,7 @@ pub async fn remove(
 #[into_params(parameter_in = Query)]
 pub struct CurrentParams {
     /// The day (YYYY-MM-DD, default today in Japan).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     pub date: Option<NaiveDate>,
 }
 
@@ -292,7 +293,9 @@ pub async fn current(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// Split into 911 parts of at most this many Shift_JIS bytes (answered as JSON, base64 parts).
+    /// Split into 911 parts of at most this many Shift_JIS bytes, 200 to 100000
+    /// (answered as JSON, base64 parts).
+    #[param(minimum = 200, maximum = 100_000)]
     pub part_size: Option<usize>,
 }
 
@@ -310,7 +313,10 @@ pub struct ExportParts {
     tag = "medications",
     params(("personId" = Uuid, Path, description = "Person id"), ExportParams),
     responses(
-        (status = 200, description = "Shift_JIS JAHIS text, or JSON parts with part_size", content_type = "text/csv; charset=Shift_JIS"),
+        (status = 200, description = "Shift_JIS JAHIS text; with `part_size`, JSON with the base64 parts", content(
+            (String = "text/csv; charset=Shift_JIS"),
+            (ExportParts = "application/json"),
+        )),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
         (status = 403, description = "No access to medications", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such person visible to the caller", body = Problem, content_type = PROBLEM),

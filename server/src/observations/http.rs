@@ -49,12 +49,16 @@ pub(crate) fn parse_bound(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only this kind, e.g. `blood_pressure`.
+    #[param(schema_with = crate::http::schema::observation_kind)]
     pub kind: Option<String>,
     /// Only this category, e.g. `vitals`.
+    #[param(schema_with = crate::http::schema::observation_category)]
     pub category: Option<String>,
     /// Effective at or after (RFC 3339, or a date in Asia/Tokyo).
+    #[param(schema_with = crate::http::schema::instant_or_date)]
     pub from: Option<String>,
     /// Effective before.
+    #[param(schema_with = crate::http::schema::instant_or_date)]
     pub to: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -197,12 +201,16 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct SummaryParams {
     /// The kind to summarise, e.g. `blood_pressure`.
+    #[param(schema_with = crate::http::schema::observation_kind, required = true)]
     pub kind: Option<String>,
     /// `day` (default), `week` (Monday start) or `month`.
+    #[param(value_type = Option<BucketSize>, inline)]
     pub bucket: Option<String>,
     /// Start (RFC 3339, or a date in `tz`); default: 30 days, 12 weeks or 12 months before `to`.
+    #[param(schema_with = crate::http::schema::instant_or_date)]
     pub from: Option<String>,
     /// End, exclusive; default: the end of the current bucket.
+    #[param(schema_with = crate::http::schema::instant_or_date)]
     pub to: Option<String>,
     /// IANA time zone of the buckets; default: the person's (Asia/Tokyo unless set).
     pub tz: Option<String>,

@@ -23,6 +23,7 @@ const PROBLEM: &str = "application/problem+json";
 pub struct AuthorizeQuery {
     /// Where the provider sends the browser back; must be one of the
     /// provider's configured `redirectUris`, character for character.
+    #[param(required = true, min_length = 1)]
     pub redirect_uri: Option<String>,
 }
 

@@ -288,8 +288,10 @@ pub async fn leave(
 #[into_params(parameter_in = Query)]
 pub struct ResidentsParams {
     /// `open`: only residents with open alerts.
+    #[param(pattern = "^(open)?$")]
     pub alert: Option<String>,
     /// `lastUpload` (default: most recent first, never-uploaded last) or `name`.
+    #[param(pattern = "^(lastUpload|name)?$")]
     pub sort: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -521,6 +523,10 @@ pub async fn program_stats(
     Ok(web::Json(stats::compute(&members)))
 }
 
+fn note_category() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    crate::http::schema::one_of(&["guidance", "diary"])
+}
+
 #[derive(Debug, Deserialize, ToSchema, validator::Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NoteRequest {
@@ -528,6 +534,7 @@ pub struct NoteRequest {
     #[schema(min_length = 1, max_length = 4000)]
     pub text: String,
     /// `guidance` (a programme nurse to the resident) or `diary` (the person's own).
+    #[schema(schema_with = note_category)]
     pub category: String,
 }
 

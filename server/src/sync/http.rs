@@ -30,6 +30,7 @@ pub struct ChangesParams {
     #[param(minimum = 1, maximum = 2000)]
     pub limit: Option<u64>,
     /// Long-poll: wait up to this many seconds (max 30) for a change when there is none.
+    #[param(maximum = 30)]
     pub wait: Option<u64>,
 }
 
