@@ -22,5 +22,6 @@ mod oidc;
 mod operations;
 mod privacy;
 mod public_health;
+mod scale_out;
 mod sync;
 mod transfer;
