@@ -28,6 +28,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Wakes long-polling sync pulls when a record changes.
     pub changes: crate::sync::ChangeBus,
+    /// PostgreSQL: carries `changes` to and from the other instances; started by the application.
+    pub change_relay: Option<crate::sync::bus::Relay>,
     /// The FCM client, when push is configured.
     pub push: Option<Arc<crate::notify::fcm::FcmSender>>,
     /// Rate limits and password lock-outs (this instance).
@@ -71,13 +73,21 @@ impl AppState {
             None => None,
         };
         let oidc = crate::oidc::provider::Providers::new(&settings.oidc_providers)?;
+        let (changes, change_relay) = if settings.is_sqlite() {
+            // One process per SQLite file: nobody else to tell.
+            (crate::sync::ChangeBus::default(), None)
+        } else {
+            let (bus, relay) = crate::sync::ChangeBus::relayed();
+            (bus, Some(relay))
+        };
         Ok(Self {
             oidc,
             db,
             keys,
             hasher,
             settings,
-            changes: Default::default(),
+            changes,
+            change_relay,
             push,
             limits: Default::default(),
             card_key,
@@ -92,6 +102,8 @@ pub struct Application {
     pruner: (DatabaseConnection, i64),
     /// The push-outbox worker and its polling interval, unless switched off.
     push: Option<(crate::notify::worker::Worker, std::time::Duration)>,
+    /// Change notifications to and from other instances (PostgreSQL), with the database URL it listens on.
+    relay: Option<(crate::sync::bus::Relay, DatabaseConnection, String)>,
 }
 
 impl Application {
@@ -100,7 +112,9 @@ impl Application {
         Self::with_state(state)
     }
 
-    pub fn with_state(state: AppState) -> anyhow::Result<Self> {
+    pub fn with_state(mut state: AppState) -> anyhow::Result<Self> {
+        let relay =
+            state.change_relay.take().map(|r| (r, state.db.clone(), state.settings.database_url.clone()));
         let listener = TcpListener::bind(&state.settings.bind)
             .with_context(|| format!("binding {}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -167,7 +181,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Self { port, server: server.run(), pruner, push })
+        Ok(Self { port, server: server.run(), pruner, push, relay })
     }
 
     pub fn port(&self) -> u16 {
@@ -194,8 +208,12 @@ impl Application {
             }
         });
         let pushing = self.push.map(|(w, every)| tokio::spawn(w.run(every)));
+        let relaying = self.relay.map(|(r, db, url)| tokio::spawn(r.run(db, url)));
         let served = self.server.await;
         pruning.abort();
+        if let Some(r) = relaying {
+            r.abort();
+        }
         if let Some(p) = pushing {
             p.abort();
         }

@@ -26,5 +26,6 @@ mod operations;
 mod privacy;
 mod process;
 mod public_health;
+mod scale_out;
 mod sync;
 mod transfer;

@@ -18,13 +18,13 @@ both_databases!(
     two_writers_and_a_reader_converge,
 );
 
-fn weight(minute: u32, kg: f64) -> Value {
+pub fn weight(minute: u32, kg: f64) -> Value {
     json!({"id": Uuid::new_v4(), "kind": "body_weight", "value": kg, "unit": "kg",
            "effectiveAt": format!("2026-01-{:02}T{:02}:{:02}:00+09:00", 1 + minute / 1440, minute / 60 % 24, minute % 60),
            "source": {"app": "test", "device": "scale", "method": "device"}})
 }
 
-async fn upload(app: &TestApp, token: &str, person: &str, items: Vec<Value>) {
+pub async fn upload(app: &TestApp, token: &str, person: &str, items: Vec<Value>) {
     let (status, body) = app
         .post_json(
             &format!("/v1/persons/{person}/observations/batch"),
@@ -36,7 +36,7 @@ async fn upload(app: &TestApp, token: &str, person: &str, items: Vec<Value>) {
 }
 
 /// Pulls until `hasMore` is false, applying changes to `local`; returns the final cursor.
-async fn drain(
+pub async fn drain(
     app: &TestApp,
     token: &str,
     cursor: &mut String,
@@ -72,7 +72,7 @@ async fn drain(
 }
 
 /// Every live observation of `person` as the list endpoint returns it.
-async fn server_state(app: &TestApp, token: &str, person: &str) -> BTreeMap<String, Value> {
+pub async fn server_state(app: &TestApp, token: &str, person: &str) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     let mut path = format!("/v1/persons/{person}/observations?limit=500");
     loop {
@@ -89,7 +89,7 @@ async fn server_state(app: &TestApp, token: &str, person: &str) -> BTreeMap<Stri
     }
 }
 
-async fn device(app: &TestApp, token: &str) -> String {
+pub async fn device(app: &TestApp, token: &str) -> String {
     let (_, d) =
         app.post_json("/v1/devices", Some(token), &json!({"platform": "ios", "name": "phone"})).await;
     d["deviceId"].as_str().unwrap().to_owned()

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub backend: Backend,
     pub database_url: String,
+    /// What this instance was started with: a peer shares its database and keys.
+    settings: Settings,
     handle: actix_web::dev::ServerHandle,
     pg: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -112,13 +114,34 @@ impl TestApp {
         };
         let mut settings = test_settings(url.clone(), dir.path());
         tweak(&mut settings);
-        let state = AppState::init(settings).await.expect("init app state");
+        Some(Self::start(settings, backend, pg, dir).await)
+    }
+
+    async fn start(
+        settings: Settings,
+        backend: Backend,
+        pg: Option<(String, String)>,
+        dir: tempfile::TempDir,
+    ) -> Self {
+        let database_url = settings.database_url.clone();
+        let state = AppState::init(settings.clone()).await.expect("init app state");
         let app = Application::with_state(state).expect("build application");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        Some(TestApp { base, client, backend, database_url: url, handle, pg, _dir: dir })
+        TestApp { base, client, backend, database_url, settings, handle, pg, _dir: dir }
+    }
+
+    /// A second instance of the same deployment, as behind a load balancer:
+    /// its own port, process state (rate-limit windows, change notifications)
+    /// and data dir, but this one's database, signing key and card key. The
+    /// database stays this instance's to drop.
+    pub async fn spawn_peer(&self) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = self.settings.clone();
+        settings.data_dir = dir.path().to_path_buf();
+        Self::start(settings, self.backend, None, dir).await
     }
 
     pub fn url(&self, path: &str) -> String {
