@@ -11,7 +11,13 @@ both_databases!(
     a_documented_path_with_another_method_is_405_with_allow,
     every_json_body_operation_documents_and_answers_extractor_errors,
     the_jahis_export_answers_only_documented_content_types,
-    every_value_a_spec_enum_lists_is_accepted
+    every_value_a_spec_enum_lists_is_accepted,
+    an_integral_float_is_accepted_for_an_integer_field,
+    the_record_export_answers_only_documented_content_types,
+    an_empty_observation_bound_is_no_bound_and_a_blank_one_is_refused,
+    the_time_zones_the_spec_lists_are_the_ones_accepted,
+    a_grantee_names_exactly_one_of_account_or_organization,
+    a_blank_status_filter_is_refused_not_ignored
 );
 
 async fn send(
@@ -219,4 +225,155 @@ async fn every_value_a_spec_enum_lists_is_accepted(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{parts:?}");
     assert!(checked > 20, "only {checked} enum values checked");
+}
+
+/// JSON Schema calls `2.0` an integer; serde's `i32` refused it with a 422
+/// (`consecutive`, `ttlMinutes`, QR `symbolIndex` …). A fraction still is one.
+async fn an_integral_float_is_accepted_for_an_integer_field(app: TestApp) {
+    let (token, _, person) = app.user("integral@example.jp").await;
+    let token = Some(token.as_str());
+    let rules = format!("/v1/persons/{person}/alert-rules");
+    let rule = serde_json::json!({"kind": "body_weight", "op": ">=", "threshold": 60, "consecutive": 2.0});
+    let (status, body) = app.post_json(&rules, token, &rule).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["consecutive"], 2, "{body}");
+    let rule = serde_json::json!({"kind": "body_weight", "op": ">=", "threshold": 60, "consecutive": 2.5});
+    let (status, body) = app.post_json(&rules, token, &rule).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["errors"][0]["path"], "consecutive", "{body}");
+    let code = serde_json::json!({"categories": ["medications"], "access": "read", "ttlMinutes": 30.0});
+    let (status, body) = app.post_json(&format!("/v1/persons/{person}/share-codes"), token, &code).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// `ndjson` and `csv` answered content types the spec did not list.
+async fn the_record_export_answers_only_documented_content_types(app: TestApp) {
+    let (token, _, person) = app.user("export-types@example.jp").await;
+    let spec: Value = serde_json::from_str(&phr::openapi::spec_json().unwrap()).unwrap();
+    let op = operation(&spec, "get", "/v1/persons/{personId}/export");
+    let documented = op["responses"]["200"]["content"].as_object().unwrap();
+    for format in ["fhir", "ndjson", "csv"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/v1/persons/{person}/export?format={format}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{format}");
+        let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(documented.contains_key(&content_type), "{format}: {content_type} not in {documented:?}");
+    }
+}
+
+/// `from=` (empty) was accepted as "no bound" though the spec allowed only
+/// instants and dates: now documented; a blank value is refused.
+async fn an_empty_observation_bound_is_no_bound_and_a_blank_one_is_refused(app: TestApp) {
+    let (token, _, person) = app.user("bounds@example.jp").await;
+    let token = Some(token.as_str());
+    let spec: Value = serde_json::from_str(&phr::openapi::spec_json().unwrap()).unwrap();
+    let op = operation(&spec, "get", "/v1/persons/{personId}/observations");
+    let from = query_param(&op, "from");
+    assert!(from["anyOf"].as_array().unwrap().iter().any(|s| s["maxLength"] == 0), "{from}");
+    for query in ["from=", "to=", "from=&to="] {
+        let (status, body) = app.get(&format!("/v1/persons/{person}/observations?{query}"), token).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    }
+    for (query, field) in [("from=%20", "from"), ("to=%20%20", "to"), ("from=yesterday", "from")] {
+        let (status, body) = app.get(&format!("/v1/persons/{person}/observations?{query}"), token).await;
+        assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["errors"][0]["path"], field, "{query}: {body}");
+    }
+}
+
+/// `timeZone` and the summary's `tz` list the IANA names the server parses.
+async fn the_time_zones_the_spec_lists_are_the_ones_accepted(app: TestApp) {
+    let (bearer, _, person) = app.user("zones@example.jp").await;
+    let token = Some(bearer.as_str());
+    let spec: Value = serde_json::from_str(&phr::openapi::spec_json().unwrap()).unwrap();
+    let zones = spec["components"]["schemas"]["PersonUpdate"]["properties"]["timeZone"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(zones.len() > 300 && zones.contains(&Value::from("Asia/Tokyo")), "{}", zones.len());
+    let op = operation(&spec, "get", "/v1/persons/{personId}/observations/summary");
+    assert_eq!(query_param(&op, "tz")["enum"].as_array().unwrap().len() + 1, zones.len());
+    // A spread of the list (every 40th), each accepted by PATCH and by the summary.
+    for zone in zones.iter().step_by(40).filter_map(Value::as_str) {
+        let res = app
+            .client
+            .patch(app.url(&format!("/v1/persons/{person}")))
+            .bearer_auth(&bearer)
+            .json(&serde_json::json!({"timeZone": zone}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{zone}");
+        let url =
+            format!("/v1/persons/{person}/observations/summary?kind=steps&tz={}", zone.replace('+', "%2B"));
+        let (status, body) = app.get(&url, token).await;
+        assert_eq!(status, StatusCode::OK, "{zone}: {body}");
+    }
+    let res = app
+        .client
+        .patch(app.url(&format!("/v1/persons/{person}")))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({"timeZone": "Mars/Olympus_Mons"}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["errors"][0]["path"], "timeZone", "{body}");
+}
+
+/// The grantee rule is in the spec as `oneOf`; `null` for the other id is
+/// the same as leaving it out, both ids (or none) is a 422 naming `grantee`.
+async fn a_grantee_names_exactly_one_of_account_or_organization(app: TestApp) {
+    let (token, _, person) = app.user("grantor@example.jp").await;
+    let (_, friend, _) = app.user("grantee@example.jp").await;
+    let token = Some(token.as_str());
+    let spec: Value = serde_json::from_str(&phr::openapi::spec_json().unwrap()).unwrap();
+    let grantee = &spec["components"]["schemas"]["GrantRequest"]["properties"]["grantee"];
+    assert_eq!(grantee["oneOf"].as_array().map(Vec::len), Some(2), "{grantee}");
+    let grants = format!("/v1/persons/{person}/grants");
+    let grant = |grantee: Value| serde_json::json!({"grantee": grantee, "categories": ["vitals"], "access": "read", "purpose": "family"});
+    let (status, body) =
+        app.post_json(&grants, token, &grant(serde_json::json!({"accountId": friend, "orgId": null}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for bad in [
+        serde_json::json!({"accountId": friend, "orgId": friend}),
+        serde_json::json!({"accountId": null, "orgId": null}),
+        serde_json::json!({}),
+    ] {
+        let (status, body) = app.post_json(&grants, token, &grant(bad.clone())).await;
+        assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["errors"][0]["path"], "grantee", "{bad}: {body}");
+    }
+}
+
+/// `status=%C2%A0` was trimmed to nothing and listed everything (200): a
+/// value outside the enum must be refused. Empty stays "no filter".
+async fn a_blank_status_filter_is_refused_not_ignored(app: TestApp) {
+    let (token, _, person) = app.user("blank-status@example.jp").await;
+    let token = Some(token.as_str());
+    for url in [
+        format!("/v1/persons/{person}/clinical-documents?status=%C2%A0"),
+        format!("/v1/persons/{person}/clinical-documents?status=%20held"),
+        "/v1/alerts?status=%C2%A0".to_owned(),
+        "/v1/alerts?status=open%20".to_owned(),
+    ] {
+        let (status, body) = app.get(&url, token).await;
+        assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["errors"][0]["path"], "status", "{url}: {body}");
+    }
+    for url in [
+        format!("/v1/persons/{person}/clinical-documents?status=held"),
+        format!("/v1/persons/{person}/clinical-documents?status="),
+        "/v1/alerts?status=acked".to_owned(),
+    ] {
+        let (status, body) = app.get(&url, token).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+    }
 }

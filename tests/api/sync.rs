@@ -16,6 +16,7 @@ both_databases!(
     stale_pushes_conflict_and_read_only_grantees_are_rejected,
     long_poll_returns_as_soon_as_a_change_arrives,
     two_writers_and_a_reader_converge,
+    a_mutation_id_is_limited_to_64_characters_not_bytes
 );
 
 pub fn weight(minute: u32, kg: f64) -> Value {
@@ -410,5 +411,27 @@ mod review {
         assert_eq!(r["results"][1]["status"], "rejected");
         assert_eq!(r["results"][2]["status"], "rejected", "the upsert's id does not match its data");
         assert_eq!(server_state(&app, &father, &person).await.len(), 1, "the glucose reading is still there");
+    }
+}
+
+/// The spec says `maxLength: 64` (characters); the server counted bytes, so
+/// 22 kana (66 bytes) were refused. Found by the contract fuzzer.
+async fn a_mutation_id_is_limited_to_64_characters_not_bytes(app: TestApp) {
+    let (token, _, person) = app.user("kana-ids@example.jp").await;
+    let dev = device(&app, &token).await;
+    let push = |mutation_id: String| {
+        let w = weight(3, 61.0);
+        json!({"deviceId": dev, "mutations": [
+            {"mutationId": mutation_id, "op": "upsert", "type": "observation", "personId": person,
+             "id": w["id"], "data": w},
+        ]})
+    };
+    let (status, r) = app.post_json("/v1/sync/push", Some(&token), &push("あ".repeat(64))).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    for bad in [String::new(), "あ".repeat(65)] {
+        let (status, r) = app.post_json("/v1/sync/push", Some(&token), &push(bad)).await;
+        assert_problem(status, &r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(r["errors"][0]["path"], "mutations/0/mutationId", "{r}");
     }
 }

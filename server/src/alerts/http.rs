@@ -451,7 +451,9 @@ pub async fn alerts(
     caller: Caller,
     q: web::Query<AlertsParams>,
 ) -> ApiResult<web::Json<Page<AlertView>>> {
-    let status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    // Empty is no filter (as absent); anything else must be a listed value
+    // exactly (a blank such as U+00A0 was trimmed to "no filter" before).
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
     if status.is_some_and(|s| !matches!(s, "open" | "acked")) {
         return Err(ApiError::field("status", "must be open or acked"));
     }

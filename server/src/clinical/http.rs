@@ -524,7 +524,9 @@ pub async fn documents(
     path: web::Path<Uuid>,
     q: web::Query<DocumentsParams>,
 ) -> ApiResult<web::Json<DocumentsResponse>> {
-    let status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    // Empty is no filter (as absent); anything else must be a listed value
+    // exactly (a blank such as U+00A0 was trimmed to "no filter" before).
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
     if status.is_some_and(|s| !matches!(s, "held" | "imported" | "rejected")) {
         return Err(ApiError::field("status", "must be held, imported or rejected"));
     }

@@ -34,6 +34,7 @@ pub struct GranteeRef {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GrantRequest {
     /// Exactly one of `accountId` or `orgId`.
+    #[schema(schema_with = crate::http::schema::exactly_one_id)]
     pub grantee: GranteeRef,
     #[schema(min_items = 1)]
     pub categories: Vec<Category>,
@@ -309,7 +310,8 @@ pub struct DependentRequest {
     #[validate(length(min = 1, max = 100))]
     #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
-    #[schema(value_type = String, example = "2019-04-01")]
+    /// Not in the future (Japan's calendar date).
+    #[schema(value_type = String, format = Date, example = "2019-04-01")]
     pub birth_date: NaiveDate,
     /// `male`, `female`, `other` or `unknown`.
     #[schema(schema_with = sex)]
@@ -703,7 +705,8 @@ pub struct PersonUpdate {
     #[validate(length(min = 1, max = 100))]
     #[schema(min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
-    #[schema(value_type = Option<String>, example = "1948-04-05")]
+    /// Not in the future (Japan's calendar date).
+    #[schema(value_type = Option<String>, format = Date, example = "1948-04-05")]
     pub birth_date: Option<NaiveDate>,
     /// `male`, `female`, `other` or `unknown`.
     #[schema(schema_with = sex)]
@@ -719,6 +722,7 @@ pub struct PersonUpdate {
     )]
     pub name_kana: Option<String>,
     /// IANA time zone in which trends are bucketed (`Asia/Tokyo`).
+    #[schema(schema_with = crate::http::schema::time_zone_or_null)]
     pub time_zone: Option<String>,
 }
 

@@ -46,7 +46,11 @@ pub struct ExportParams {
     tag = "export",
     params(("personId" = Uuid, Path, description = "Person id"), ExportParams),
     responses(
-        (status = 200, description = "The record: `application/fhir+json`, `application/fhir+ndjson` or `text/csv` by `format`", content_type = "application/fhir+json"),
+        (status = 200, description = "The record: `application/fhir+json`, `application/fhir+ndjson` or `text/csv` by `format`", content(
+            (Object = "application/fhir+json"),
+            (String = "application/fhir+ndjson"),
+            (String = "text/csv; charset=utf-8"),
+        )),
         (status = 400, description = "Unknown format", body = Problem, content_type = PROBLEM),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = PROBLEM),
         (status = 403, description = "The caller's grants cover no category", body = Problem, content_type = PROBLEM),

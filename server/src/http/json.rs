@@ -122,27 +122,67 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::validation(vec![FieldError::new(path, "must not contain the NUL character")]));
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let inner = err.inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::new(
-                ErrorCode::BadRequest,
-                format!("The body is not valid JSON (line {}, column {}).", inner.line(), inner.column()),
-            );
+    match serde_path_to_error::deserialize(de) {
+        Ok(parsed) => Ok(parsed),
+        // JSON Schema calls `12.0` an integer (the number's value is integral),
+        // and generators and some JSON encoders send it so; serde's integer
+        // types refuse it. Only on that refusal is the body re-read with every
+        // integral float turned into an integer, so the common path costs nothing
+        // and `12.5` is still refused, naming the field.
+        Err(err) if err.inner().to_string().starts_with("invalid type: floating point `") => {
+            let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|_| shape_error(err))?;
+            integral_floats_as_integers(&mut value);
+            serde_path_to_error::deserialize(value).map_err(shape_error)
         }
-        let mut path = json_path(err.path());
-        let message = strip_position(&inner.to_string());
-        let named = ["unknown field `", "missing field `"]
-            .iter()
-            .find_map(|p| message.strip_prefix(p).and_then(|r| r.split('`').next()));
-        if let Some(field) = named.filter(|f| path != *f && !path.ends_with(&format!("/{f}"))) {
-            path = if path.is_empty() { field.to_owned() } else { format!("{path}/{field}") };
+        Err(err) => Err(shape_error(err)),
+    }
+}
+
+/// A deserialisation failure as a problem: syntax errors are 400, shape errors
+/// 422 naming the field.
+fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = err.inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::new(
+            ErrorCode::BadRequest,
+            format!("The body is not valid JSON (line {}, column {}).", inner.line(), inner.column()),
+        );
+    }
+    let mut path = json_path(err.path());
+    let message = strip_position(&inner.to_string());
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p).and_then(|r| r.split('`').next()));
+    if let Some(field) = named.filter(|f| path != *f && !path.ends_with(&format!("/{f}"))) {
+        path = if path.is_empty() { field.to_owned() } else { format!("{path}/{field}") };
+    }
+    if path.is_empty() {
+        path = "/".into();
+    }
+    ApiError::validation(vec![FieldError::new(path, message)])
+}
+
+/// Turns every float with an integral value that fits an `i64` (`12.0`,
+/// `-3e2`) into that integer; `f64` fields accept integers, so only integer
+/// fields see a difference.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    // 2^63 as f64: the first value past `i64::MAX`.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && (-LIMIT..LIMIT).contains(&f)
+            {
+                #[allow(clippy::cast_possible_truncation)] // integral and in range: exact
+                let int = f as i64;
+                *value = serde_json::Value::from(int);
+            }
         }
-        if path.is_empty() {
-            path = "/".into();
-        }
-        ApiError::validation(vec![FieldError::new(path, message)])
-    })
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// The slash path of the first key or string holding a NUL character.
@@ -223,6 +263,29 @@ mod tests {
         let (code, errs) = errors(r#"{"displayName":"a","items":[{"value":1,"note":"x\u0000y"}]}"#);
         assert_eq!(code, ErrorCode::ValidationFailed);
         assert_eq!(errs[0].path, "items/0/note");
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Counted {
+        count: i32,
+        ratio: f64,
+    }
+
+    #[test]
+    fn an_integral_float_is_an_integer_and_a_fraction_is_refused() {
+        let ok: Counted = parse(br#"{"count": 12.0, "ratio": 2.5}"#).unwrap();
+        assert_eq!((ok.count, ok.ratio), (12, 2.5));
+        let ok: Counted = parse(br#"{"count": -3e2, "ratio": 4.0}"#).unwrap();
+        assert_eq!((ok.count, ok.ratio), (-300, 4.0));
+        for body in [r#"{"count": 12.5, "ratio": 1}"#, r#"{"count": 1e300, "ratio": 1}"#] {
+            match parse::<Counted>(body.as_bytes()).unwrap_err() {
+                ApiError::Problem { code, errors, .. } => {
+                    assert_eq!(code, ErrorCode::ValidationFailed);
+                    assert_eq!(errors[0].path, "count");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
     }
 
     #[test]

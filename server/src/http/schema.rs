@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 use utoipa::openapi::schema::{
-    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat,
+    SchemaType, Type,
 };
 use utoipa::openapi::{RefOr, Schema};
 
@@ -55,12 +56,61 @@ pub fn observation_category() -> RefOr<Schema> {
     string_enum(OBSERVATION_CATEGORIES.iter().map(|c| c.as_str())).build().into()
 }
 
-/// An RFC 3339 instant with an offset, or a date (local midnight).
+/// An RFC 3339 instant with an offset, or a date (local midnight); an empty
+/// value (`from=`, as forms and some HTTP clients send an unset field) means
+/// no bound, like an absent parameter.
 pub fn instant_or_date() -> RefOr<Schema> {
     let format =
         |f| ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(f)));
+    let empty = ObjectBuilder::new().schema_type(Type::String).max_length(Some(0));
     Schema::AnyOf(
-        AnyOfBuilder::new().item(format(KnownFormat::DateTime)).item(format(KnownFormat::Date)).build(),
+        AnyOfBuilder::new()
+            .item(format(KnownFormat::DateTime))
+            .item(format(KnownFormat::Date))
+            .item(empty)
+            .description(Some("An RFC 3339 instant with an offset, a date, or empty for no bound."))
+            .build(),
     )
     .into()
+}
+
+/// A grantee: an object naming exactly one of `accountId` or `orgId` (the
+/// other absent or `null`), as `consent::service` checks.
+pub fn exactly_one_id() -> RefOr<Schema> {
+    let uuid = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+    };
+    let variant = |named: &str, other: &str| {
+        ObjectBuilder::new()
+            .property(named, uuid())
+            .required(named)
+            .property(other, ObjectBuilder::new().schema_type(Type::Null))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+    };
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(variant("accountId", "orgId"))
+            .item(variant("orgId", "accountId"))
+            .description(Some("Exactly one of `accountId` or `orgId`."))
+            .build(),
+    )
+    .into()
+}
+
+/// An IANA time zone name the server knows (`chrono_tz`, the same list that
+/// parses them).
+pub fn time_zone() -> RefOr<Schema> {
+    string_enum(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())).build().into()
+}
+
+/// The same for an optional body field, which may also be `null`.
+pub fn time_zone_or_null() -> RefOr<Schema> {
+    let values = chrono_tz::TZ_VARIANTS.iter().map(|tz| Value::from(tz.name())).chain([Value::Null]);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values))
+        .build()
+        .into()
 }

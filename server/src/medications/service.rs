@@ -40,10 +40,13 @@ pub struct QrPart {
     pub text: Option<String>,
     /// QR Structured Append: this symbol's 0-based position, the set's size and parity byte.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 255)]
     pub symbol_index: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 255)]
     pub symbol_count: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 255)]
     pub parity: Option<u8>,
 }
 

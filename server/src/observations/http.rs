@@ -28,13 +28,14 @@ fn parse_kind(raw: Option<&str>) -> Result<Option<&'static KindSpec>, FieldError
         .transpose()
 }
 
-/// An RFC 3339 instant, or a plain date meaning local midnight in `tz`.
+/// An RFC 3339 instant, or a plain date meaning local midnight in `tz`; an
+/// empty value is no bound (as documented), blanks are not.
 pub(crate) fn parse_bound(
     raw: Option<&str>,
     name: &str,
     tz: Tz,
 ) -> Result<Option<DateTime<Utc>>, FieldError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
+    let Some(raw) = raw.filter(|s| !s.is_empty()).map(str::trim) else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(Some(t.with_timezone(&Utc)));
     }
@@ -213,6 +214,7 @@ pub struct SummaryParams {
     #[param(schema_with = crate::http::schema::instant_or_date)]
     pub to: Option<String>,
     /// IANA time zone of the buckets; default: the person's (Asia/Tokyo unless set).
+    #[param(schema_with = crate::http::schema::time_zone)]
     pub tz: Option<String>,
 }
 

@@ -31,7 +31,8 @@ pub enum Op {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Mutation {
-    /// Unique per device; a retry sends the same one.
+    /// Unique per device (and within a push); a retry sends the same one.
+    #[schema(min_length = 1, max_length = 64)]
     pub mutation_id: String,
     pub op: Op,
     /// `observation`.
@@ -113,7 +114,8 @@ pub async fn push(
     }
     let mut seen_ids = HashMap::new();
     for (i, m) in mutations.iter().enumerate() {
-        if m.mutation_id.is_empty() || m.mutation_id.len() > 64 {
+        // Characters, as the spec's maxLength counts them (bytes refused 22 kana).
+        if m.mutation_id.is_empty() || m.mutation_id.chars().count() > 64 {
             return Err(ApiError::field(&format!("mutations/{i}/mutationId"), "must be 1 to 64 characters"));
         }
         if let Some(first) = seen_ids.insert(m.mutation_id.as_str(), i) {
