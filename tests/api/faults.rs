@@ -46,10 +46,12 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
+/// Reading `i` of a series, one minute apart.
 fn reading(i: usize) -> Value {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00+09:00").unwrap();
+    let at = start + chrono::Duration::minutes(i64::try_from(i).unwrap());
     json!({"id": Uuid::new_v4(), "kind": "body_weight", "value": 60.0 + (i % 100) as f64 / 10.0, "unit": "kg",
-           "effectiveAt": format!("2026-0{}-{:02}T{:02}:{:02}:00+09:00", 1 + i / 1440 % 9, 1 + i / 60 % 24 % 28, i / 60 % 24, i % 60),
-           "source": {"app": "Health Connect", "device": "scale", "method": "device"}})
+           "effectiveAt": at.to_rfc3339(), "source": {"app": "Health Connect", "device": "scale", "method": "device"}})
 }
 
 async fn count_observations(database_url: &str, person: &str) -> i64 {
