@@ -78,6 +78,33 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// A hand-written statement for either backend: written with PostgreSQL's
+/// `$N` parameters, which become SQLite's `?N` (same numbering, so a
+/// parameter may be used more than once). For the few reads on every request
+/// that join what the entity API would fetch in several round trips.
+pub fn statement(
+    backend: sea_orm::DbBackend,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => sql.to_owned(),
+        _ => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    out.push('?');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    };
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
+}
+
 pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("applying migrations")
 }
@@ -103,6 +130,19 @@ pub async fn migration_status(db: &DatabaseConnection) -> anyhow::Result<Vec<(St
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn statements_number_sqlite_parameters_like_postgres() {
+        use sea_orm::DbBackend;
+        let pg = super::statement(DbBackend::Postgres, "SELECT $1, $2 WHERE a = $1", [1.into(), 2.into()]);
+        assert_eq!(pg.sql, "SELECT $1, $2 WHERE a = $1");
+        let lite = super::statement(
+            DbBackend::Sqlite,
+            "SELECT $1, $2 WHERE a = $1 AND b = '$'",
+            [1.into(), 2.into()],
+        );
+        assert_eq!(lite.sql, "SELECT ?1, ?2 WHERE a = ?1 AND b = '$'");
+    }
 
     #[test]
     fn redact_hides_password_only() {

@@ -16,7 +16,8 @@ both_databases!(
     stale_pushes_conflict_and_read_only_grantees_are_rejected,
     long_poll_returns_as_soon_as_a_change_arrives,
     two_writers_and_a_reader_converge,
-    a_mutation_id_is_limited_to_64_characters_not_bytes
+    a_mutation_id_is_limited_to_64_characters_not_bytes,
+    a_quiet_poll_keeps_its_cursor_and_hidden_changes_move_it_on
 );
 
 pub fn weight(minute: u32, kg: f64) -> Value {
@@ -434,4 +435,64 @@ async fn a_mutation_id_is_limited_to_64_characters_not_bytes(app: TestApp) {
         assert_problem(status, &r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(r["errors"][0]["path"], "mutations/0/mutationId", "{r}");
     }
+}
+
+/// The cheap "nothing new" answer (one consent read, no record query) must
+/// not hide anything: an unchanged record keeps the cursor, a change in a
+/// category the reader cannot see moves it on without showing it, and the
+/// next visible change still arrives, as does a revoke.
+async fn a_quiet_poll_keeps_its_cursor_and_hidden_changes_move_it_on(app: TestApp) {
+    let (father, _, father_person) = app.user("quiet-father@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("quiet-daughter@example.jp").await;
+    upload(&app, &father, &father_person, vec![weight(1, 60.0)]).await;
+    let g = grant(
+        &app,
+        &father,
+        &father_person,
+        json!({"accountId": daughter_account}),
+        &["vitals"],
+        "read",
+        "family",
+    )
+    .await;
+    let (mut cursor, mut local) = (String::new(), BTreeMap::new());
+    drain(&app, &daughter, &mut cursor, &mut local, 500).await;
+    assert_eq!(local.len(), 1);
+    let poll = |cursor: String| {
+        let (app, daughter) = (&app, &daughter);
+        async move {
+            let (status, page) = app.get(&format!("/v1/sync/changes?cursor={cursor}"), Some(daughter)).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page
+        }
+    };
+    let quiet = poll(cursor.clone()).await;
+    assert_eq!((&quiet["changes"], &quiet["purge"]), (&json!([]), &json!([])));
+    assert_eq!(quiet["cursor"], json!(cursor), "nothing happened: the same cursor");
+
+    let steps = json!({"id": Uuid::new_v4(), "kind": "steps", "value": 4000, "unit": "{steps}",
+                       "effectiveStart": "2026-01-05T00:00:00+09:00", "effectiveEnd": "2026-01-06T00:00:00+09:00",
+                       "source": {"method": "device"}});
+    upload(&app, &father, &father_person, vec![steps]).await;
+    let hidden = poll(cursor.clone()).await;
+    assert_eq!(hidden["changes"], json!([]), "activity is not granted");
+    let moved = hidden["cursor"].as_str().unwrap().to_owned();
+    assert_ne!(moved, cursor, "the cursor passes the hidden change");
+    assert_eq!(poll(moved.clone()).await["cursor"], json!(moved), "and then stays");
+
+    upload(&app, &father, &father_person, vec![weight(2, 61.0)]).await;
+    let visible = poll(moved.clone()).await;
+    let kinds: Vec<&str> =
+        visible["changes"].as_array().unwrap().iter().map(|c| c["data"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["body_weight"]);
+
+    let after = visible["cursor"].as_str().unwrap().to_owned();
+    // No upload after the revoke: the poll is otherwise up to date.
+    app.delete(
+        &format!("/v1/persons/{father_person}/grants/{}", g["grantId"].as_str().unwrap()),
+        Some(&father),
+    )
+    .await;
+    let revoked = poll(after).await;
+    assert_eq!(revoked["purge"], json!([father_person]), "a revoke reaches an up-to-date device at once");
 }

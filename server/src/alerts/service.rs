@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -55,43 +55,65 @@ pub async fn create(
     .await?)
 }
 
-/// Organizations holding a grant in force on the person that covers `category`.
-async fn sharing_orgs(
-    db: &impl ConnectionTrait,
-    person_id: Uuid,
-) -> Result<BTreeMap<Uuid, BTreeSet<Category>>, ApiError> {
+/// The person's own rules and those of organizations that see the rule's
+/// category through a grant in force, oldest first. One round trip: this runs
+/// on every upload.
+pub async fn rules_for(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<rule::Model>, ApiError> {
+    let rows = db
+        .query_all_raw(crate::db::statement(
+            db.get_database_backend(),
+            "SELECT r.*, g.categories AS g_categories, g.starts_at AS g_starts_at, g.expires_at AS g_expires_at \
+             FROM alert_rules r \
+             LEFT JOIN grants g ON r.org_id IS NOT NULL AND g.grantee_org_id = r.org_id \
+                  AND g.person_id = $1 AND g.revoked_at IS NULL \
+             WHERE r.person_id = $1 OR g.id IS NOT NULL \
+             ORDER BY r.created_at, r.id",
+            [person_id.into()],
+        ))
+        .await?;
     let now = Utc::now();
-    let mut out: BTreeMap<Uuid, BTreeSet<Category>> = BTreeMap::new();
-    for g in grant::Entity::find()
-        .filter(grant::Column::PersonId.eq(person_id))
-        .filter(grant::Column::GranteeOrgId.is_not_null())
-        .filter(grant::Column::RevokedAt.is_null())
-        .all(db)
-        .await?
-    {
-        if let (true, Some(org)) = (in_force(&g, now), g.grantee_org_id) {
-            out.entry(org).or_default().extend(crate::consent::model::categories_from_csv(&g.categories));
+    let mut out: Vec<rule::Model> = Vec::new();
+    let mut kept: BTreeSet<Uuid> = BTreeSet::new();
+    for row in rows {
+        let r = rule::Model::from_query_result(&row, "")?;
+        if kept.contains(&r.id) {
+            continue;
+        }
+        let keep = match (r.org_id, catalogue::kind(&r.kind)) {
+            (None, _) => true,
+            (Some(org), Some(k)) => {
+                // The grant joined on this row, judged as the consent check would.
+                match row.try_get::<Option<String>>("", "g_categories")? {
+                    None => false,
+                    Some(categories) => {
+                        let g = grant::Model {
+                            id: Uuid::nil(),
+                            person_id,
+                            grantee_account_id: None,
+                            grantee_org_id: Some(org),
+                            categories,
+                            access: String::new(),
+                            purpose: String::new(),
+                            starts_at: row.try_get("", "g_starts_at")?,
+                            expires_at: row.try_get("", "g_expires_at")?,
+                            revoked_at: None,
+                            created_by: Uuid::nil(),
+                            created_at: now,
+                            updated_at: now,
+                        };
+                        in_force(&g, now)
+                            && crate::consent::model::categories_from_csv(&g.categories).contains(&k.category)
+                    }
+                }
+            }
+            (Some(_), None) => false,
+        };
+        if keep {
+            kept.insert(r.id);
+            out.push(r);
         }
     }
     Ok(out)
-}
-
-/// The person's own rules and those of organizations that see the rule's category.
-pub async fn rules_for(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec<rule::Model>, ApiError> {
-    let orgs = sharing_orgs(db, person_id).await?;
-    let mut cond = Condition::any().add(rule::Column::PersonId.eq(person_id));
-    if !orgs.is_empty() {
-        cond = cond.add(rule::Column::OrgId.is_in(orgs.keys().copied()));
-    }
-    let rows = rule::Entity::find().filter(cond).order_by_asc(rule::Column::CreatedAt).all(db).await?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| match (r.org_id, catalogue::kind(&r.kind)) {
-            (Some(org), Some(k)) => orgs.get(&org).is_some_and(|c| c.contains(&k.category)),
-            (None, _) => true,
-            _ => false,
-        })
-        .collect())
 }
 
 pub async fn org_rules(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<rule::Model>, ApiError> {

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::Context;
 use base64::Engine;
@@ -14,6 +15,7 @@ use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// PKCS#8 v1 prefix for an Ed25519 private key (RFC 8410 §7).
 const PKCS8_ED25519_PREFIX: [u8; 16] =
@@ -46,7 +48,15 @@ pub struct Keyring {
     others: HashMap<String, DecodingKey>,
     validation: Validation,
     issuer: String,
+    /// Tokens whose signature and issuer were already checked, by the SHA-256
+    /// of the whole token. A phone sends the same token on every request for
+    /// up to 15 minutes; an Ed25519 verification costs tens of microseconds,
+    /// a lookup well under one. Expiry is still checked on every use.
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
+
+/// Verified tokens remembered at most (about 200 bytes each).
+const VERIFIED_CAPACITY: usize = 16_384;
 
 fn parse_spec(spec: &str) -> anyhow::Result<Key> {
     let (kid, seed) = spec.trim().split_once(':').context("a signing key is written kid:base64url(seed)")?;
@@ -90,7 +100,13 @@ impl Keyring {
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 30;
-        Ok(Self { active, others, validation, issuer: issuer.to_owned() })
+        Ok(Self {
+            active,
+            others,
+            validation,
+            issuer: issuer.to_owned(),
+            verified: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Reads `<dir>/signing-key`, creating it with a new key on first start.
@@ -118,10 +134,28 @@ impl Keyring {
 
     /// Verifies signature, issuer and expiry; `None` for any invalid token.
     pub fn verify(&self, token: &str) -> Option<AccessClaims> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = chrono::Utc::now().timestamp();
+        // The same expiry rule as the full check: `exp` may lie `leeway` seconds in the past.
+        let fresh = |c: &AccessClaims| c.exp >= now - self.validation.leeway as i64;
+        let cached = self.verified.lock().ok().and_then(|m| m.get(&digest).cloned());
+        if let Some(claims) = cached {
+            return fresh(&claims).then_some(claims);
+        }
         let header = jsonwebtoken::decode_header(token).ok()?;
         let kid = header.kid?;
         let key = if kid == self.active.kid { &self.active.decoding } else { self.others.get(&kid)? };
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).ok().map(|d| d.claims)
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).ok()?.claims;
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= VERIFIED_CAPACITY {
+                m.retain(|_, c| fresh(c));
+                if m.len() >= VERIFIED_CAPACITY {
+                    m.clear();
+                }
+            }
+            m.insert(digest, claims.clone());
+        }
+        Some(claims)
     }
 
     /// The public keys as a JWK Set (RFC 7517, OKP keys per RFC 8037).
@@ -199,6 +233,24 @@ mod tests {
         assert!(ring.verify(&ring.sign(&claims(-120)).unwrap()).is_none(), "expired");
         let other = Keyring::from_spec(&generate_spec(), "phr").unwrap();
         assert!(other.verify(&token).is_none(), "unknown key id");
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_changed_one_is_checked_again() {
+        let ring = Keyring::from_spec(&generate_spec(), "phr").unwrap();
+        let token = ring.sign(&claims(60)).unwrap();
+        assert!(ring.verify(&token).is_some());
+        assert_eq!(ring.verified.lock().unwrap().len(), 1, "remembered after one check");
+        assert_eq!(ring.verify(&token).unwrap().sub, "a", "answered from memory");
+        // Expiry passes while remembered: refused like any expired token.
+        for c in ring.verified.lock().unwrap().values_mut() {
+            c.exp -= 60 + 31;
+        }
+        assert!(ring.verify(&token).is_none(), "expired while remembered");
+        // Any other bytes are a different token, checked in full.
+        let mut forged = token.clone();
+        forged.insert(token.rfind('.').unwrap() + 1, 'A');
+        assert!(ring.verify(&forged).is_none());
     }
 
     #[test]

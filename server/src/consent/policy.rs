@@ -13,14 +13,14 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter};
 use uuid::Uuid;
 
 use super::audit::{self, NewEntry};
 use super::model::{AccessLevel, OrgRole, Purpose, categories_from_csv};
 use crate::auth::Caller;
 use crate::category::Category;
-use crate::entities::{account, grant, guardian, org_member};
+use crate::entities::{grant, org_member, person};
 use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,51 +101,137 @@ pub fn in_force(g: &grant::Model, now: DateTime<Utc>) -> bool {
     g.revoked_at.is_none() && g.starts_at.is_none_or(|s| s <= now) && g.expires_at.is_none_or(|e| e > now)
 }
 
+/// Everything that relates an account to persons' records, as of one read:
+/// its own person, the persons it is guardian of, and every grant in force
+/// that reaches it (directly, or through an organisation role that fits the
+/// grant's purpose), each with the person it is on.
+#[derive(Debug, Clone)]
+pub struct Related {
+    pub own: person::Model,
+    pub wards: Vec<person::Model>,
+    pub grants: Vec<(person::Model, Reach)>,
+}
+
+const PERSON_COLUMNS: &str = "p.id, p.display_name, p.birth_date, p.sex, p.name_kana, p.time_zone, \
+                              p.change_seq, p.sync_floor, p.created_at, p.updated_at";
+
+/// Reads [`Related`] for `account_id` in one statement (one snapshot, one
+/// round trip: this runs on every data request), narrowed to `person_id`'s
+/// wardship and grants when given; the own person is always read. `None` when
+/// the account does not exist (erased).
+pub async fn related(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    person_id: Option<Uuid>,
+) -> Result<Option<Related>, ApiError> {
+    let backend = db.get_database_backend();
+    let (one_person_grant, one_person_ward) = match person_id {
+        Some(_) => (" AND gr.person_id = $2", " AND g.person_id = $2"),
+        None => ("", ""),
+    };
+    let grant_columns = "gr.id AS g_id, gr.categories AS g_categories, gr.access AS g_access, \
+                         gr.purpose AS g_purpose, gr.starts_at AS g_starts_at, gr.expires_at AS g_expires_at, \
+                         gr.grantee_org_id AS g_org_id";
+    // Grants to the account and grants to its organisations are separate
+    // branches so each is an index lookup (an OR across the join would scan
+    // every grant). The grant branches come first: PostgreSQL types the NULL
+    // columns of the later branches from them.
+    let sql = format!(
+        "SELECT 'grant' AS rel, {grant_columns}, NULL AS g_role, {PERSON_COLUMNS} \
+         FROM grants gr JOIN persons p ON p.id = gr.person_id \
+         WHERE gr.grantee_account_id = $1 AND gr.revoked_at IS NULL{one_person_grant} \
+         UNION ALL \
+         SELECT 'grant', {grant_columns}, m.role, {PERSON_COLUMNS} \
+         FROM org_members m JOIN grants gr ON gr.grantee_org_id = m.org_id JOIN persons p ON p.id = gr.person_id \
+         WHERE m.account_id = $1 AND gr.revoked_at IS NULL{one_person_grant} \
+         UNION ALL \
+         SELECT 'self', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {PERSON_COLUMNS} \
+         FROM accounts a JOIN persons p ON p.id = a.person_id WHERE a.id = $1 \
+         UNION ALL \
+         SELECT 'guardian', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {PERSON_COLUMNS} \
+         FROM guardians g JOIN persons p ON p.id = g.person_id WHERE g.account_id = $1{one_person_ward} \
+         ORDER BY 1, 2"
+    );
+    let mut values: Vec<sea_orm::Value> = vec![account_id.into()];
+    values.extend(person_id.map(sea_orm::Value::from));
+    let rows = db.query_all_raw(crate::db::statement(backend, &sql, values)).await?;
+
+    let now = Utc::now();
+    let mut own = None;
+    let mut wards = Vec::new();
+    // A grant to an organisation comes once per role the caller holds there.
+    let mut grants: Vec<(person::Model, grant::Model, Vec<String>)> = Vec::new();
+    for row in rows {
+        let rel: String = row.try_get("", "rel")?;
+        let p = person::Model::from_query_result(&row, "")?;
+        match rel.as_str() {
+            "self" => own = Some(p),
+            "guardian" => wards.push(p),
+            _ => {
+                let id: Uuid = row.try_get("", "g_id")?;
+                let role: Option<String> = row.try_get("", "g_role")?;
+                if let Some((_, _, roles)) = grants.iter_mut().find(|(_, g, _)| g.id == id) {
+                    roles.extend(role);
+                    continue;
+                }
+                let g = grant::Model {
+                    id,
+                    person_id: p.id,
+                    grantee_account_id: None,
+                    grantee_org_id: row.try_get("", "g_org_id")?,
+                    categories: row.try_get("", "g_categories")?,
+                    access: row.try_get("", "g_access")?,
+                    purpose: row.try_get("", "g_purpose")?,
+                    starts_at: row.try_get("", "g_starts_at")?,
+                    expires_at: row.try_get("", "g_expires_at")?,
+                    revoked_at: None,
+                    created_by: Uuid::nil(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                grants.push((p, g, role.into_iter().collect()));
+            }
+        }
+    }
+    let Some(own) = own else { return Ok(None) };
+    let grants = grants
+        .into_iter()
+        .filter_map(|(p, g, roles)| {
+            if !in_force(&g, now) {
+                return None;
+            }
+            let purpose = g.purpose.parse::<Purpose>().ok()?;
+            if g.grantee_org_id.is_some() {
+                let fits = roles
+                    .iter()
+                    .any(|r| r.parse::<OrgRole>().is_ok_and(|r| purpose.acting_roles().contains(&r)));
+                if !fits {
+                    return None;
+                }
+            }
+            let reach = Reach {
+                grant_id: g.id,
+                categories: categories_from_csv(&g.categories),
+                write: g.access == AccessLevel::Write.as_str(),
+                purpose,
+                org_id: g.grantee_org_id,
+            };
+            Some((p, reach))
+        })
+        .collect();
+    Ok(Some(Related { own, wards, grants }))
+}
+
 /// Every grant in force on `person_id` (or on anyone, when `None`) that reaches `account_id`.
 pub async fn reaching_grants(
     db: &impl ConnectionTrait,
     account_id: Uuid,
     person_id: Option<Uuid>,
 ) -> Result<Vec<(Uuid, Reach)>, ApiError> {
-    let memberships =
-        org_member::Entity::find().filter(org_member::Column::AccountId.eq(account_id)).all(db).await?;
-    let org_ids: Vec<Uuid> = memberships.iter().map(|m| m.org_id).collect();
-    let mut reach = Condition::any().add(grant::Column::GranteeAccountId.eq(account_id));
-    if !org_ids.is_empty() {
-        reach = reach.add(grant::Column::GranteeOrgId.is_in(org_ids));
-    }
-    let mut q = grant::Entity::find().filter(grant::Column::RevokedAt.is_null()).filter(reach);
-    if let Some(p) = person_id {
-        q = q.filter(grant::Column::PersonId.eq(p));
-    }
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for g in q.all(db).await? {
-        if !in_force(&g, now) {
-            continue;
-        }
-        let Ok(purpose) = g.purpose.parse::<Purpose>() else { continue };
-        if let Some(org) = g.grantee_org_id {
-            let fits = memberships.iter().any(|m| {
-                m.org_id == org
-                    && m.role.parse::<OrgRole>().is_ok_and(|r| purpose.acting_roles().contains(&r))
-            });
-            if !fits {
-                continue;
-            }
-        }
-        out.push((
-            g.person_id,
-            Reach {
-                grant_id: g.id,
-                categories: categories_from_csv(&g.categories),
-                write: g.access == AccessLevel::Write.as_str(),
-                purpose,
-                org_id: g.grantee_org_id,
-            },
-        ));
-    }
-    Ok(out)
+    Ok(related(db, account_id, person_id)
+        .await?
+        .map(|r| r.grants.into_iter().map(|(p, reach)| (p.id, reach)).collect())
+        .unwrap_or_default())
 }
 
 /// How the caller relates to `person_id`: `None` when not at all.
@@ -154,18 +240,16 @@ pub async fn relationship(
     caller: &Caller,
     person_id: Uuid,
 ) -> Result<Option<(Relationship, Vec<Reach>)>, ApiError> {
-    let account = account::Entity::find_by_id(caller.account_id)
-        .one(db)
+    let related = related(db, caller.account_id, Some(person_id))
         .await?
         .ok_or(ApiError::Unauthorized { invalid: true })?;
-    if account.person_id == person_id {
+    if related.own.id == person_id {
         return Ok(Some((Relationship::Own, vec![])));
     }
-    if guardian::Entity::find_by_id((person_id, caller.account_id)).one(db).await?.is_some() {
+    if !related.wards.is_empty() {
         return Ok(Some((Relationship::Guardian, vec![])));
     }
-    let reach: Vec<Reach> =
-        reaching_grants(db, caller.account_id, Some(person_id)).await?.into_iter().map(|(_, r)| r).collect();
+    let reach: Vec<Reach> = related.grants.into_iter().map(|(_, r)| r).collect();
     Ok((!reach.is_empty()).then_some((Relationship::Grantee, reach)))
 }
 
@@ -252,22 +336,15 @@ pub async fn readable(
 
 /// The accounts that control the person's record: their own account and guardians.
 pub async fn controllers(db: &impl ConnectionTrait, person_id: Uuid) -> Result<BTreeSet<Uuid>, ApiError> {
-    let mut out: BTreeSet<Uuid> = crate::entities::account::Entity::find()
-        .filter(crate::entities::account::Column::PersonId.eq(person_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| a.id)
-        .collect();
-    out.extend(
-        crate::entities::guardian::Entity::find()
-            .filter(crate::entities::guardian::Column::PersonId.eq(person_id))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|g| g.account_id),
-    );
-    Ok(out)
+    let rows = db
+        .query_all_raw(crate::db::statement(
+            db.get_database_backend(),
+            "SELECT id FROM accounts WHERE person_id = $1 \
+             UNION SELECT account_id FROM guardians WHERE person_id = $1",
+            [person_id.into()],
+        ))
+        .await?;
+    Ok(rows.iter().map(|r| r.try_get_by_index::<Uuid>(0)).collect::<Result<_, _>>()?)
 }
 
 /// The accounts other than the controllers that may read `category` of the

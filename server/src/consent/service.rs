@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait
 use uuid::Uuid;
 
 use super::model::{AccessLevel, GrantStatus, OrgKind, Purpose, categories_from_csv, categories_to_csv};
-use super::policy::{Access, reaching_grants};
+use super::policy::{self, Access, Reach};
 use super::store;
 use crate::auth::Caller;
 use crate::category::Category;
@@ -404,44 +404,50 @@ pub struct Reachable {
     pub read: BTreeSet<Category>,
     pub write: BTreeSet<Category>,
     pub purposes: BTreeSet<Purpose>,
+    /// The grants that carry the access, when `relationship` is `grantee`.
+    pub grants: Vec<Reach>,
 }
 
+/// Every person the caller reaches, with what they may read and write, read
+/// in one statement ([`policy::related`]).
 pub async fn reachable(db: &impl ConnectionTrait, caller: &Caller) -> Result<Vec<Reachable>, ApiError> {
-    let me = account::Entity::find_by_id(caller.account_id)
-        .one(db)
+    let related = policy::related(db, caller.account_id, None)
         .await?
         .ok_or(ApiError::Unauthorized { invalid: true })?;
     let all: BTreeSet<Category> = Category::ALL.into_iter().collect();
     let mut out: BTreeMap<Uuid, Reachable> = BTreeMap::new();
-    let mut add = |p: person::Model,
-                   rel: &'static str,
-                   read: BTreeSet<Category>,
-                   write: BTreeSet<Category>,
-                   purpose: Option<Purpose>| {
+    let mut add = |p: person::Model, rel: &'static str, grant: Option<Reach>| {
         let entry = out.entry(p.id).or_insert_with(|| Reachable {
             person: p,
             relationship: rel,
             read: BTreeSet::new(),
             write: BTreeSet::new(),
             purposes: BTreeSet::new(),
+            grants: Vec::new(),
         });
-        entry.read.extend(read);
-        entry.write.extend(write);
-        entry.purposes.extend(purpose);
+        match grant {
+            None => {
+                entry.read.extend(all.iter().copied());
+                entry.write.extend(all.iter().copied());
+            }
+            Some(r) => {
+                entry.read.extend(r.categories.iter().copied());
+                if r.write {
+                    entry.write.extend(r.categories.iter().copied());
+                }
+                entry.purposes.insert(r.purpose);
+                if entry.relationship == "grantee" {
+                    entry.grants.push(r);
+                }
+            }
+        }
     };
-    if let Some(p) = person::Entity::find_by_id(me.person_id).one(db).await? {
-        add(p, "self", all.clone(), all.clone(), None);
+    add(related.own, "self", None);
+    for p in related.wards {
+        add(p, "guardian", None);
     }
-    for g in store::wards_of(db, caller.account_id).await? {
-        if let Some(p) = person::Entity::find_by_id(g.person_id).one(db).await? {
-            add(p, "guardian", all.clone(), all.clone(), None);
-        }
-    }
-    for (person_id, r) in reaching_grants(db, caller.account_id, None).await? {
-        if let Some(p) = person::Entity::find_by_id(person_id).one(db).await? {
-            let write = if r.write { r.categories.clone() } else { BTreeSet::new() };
-            add(p, "grantee", r.categories.clone(), write, Some(r.purpose));
-        }
+    for (p, r) in related.grants {
+        add(p, "grantee", Some(r));
     }
     Ok(out.into_values().collect())
 }

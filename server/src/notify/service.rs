@@ -12,7 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::model::EventKind;
-use crate::entities::{account, device, notification, notification_preference as pref, person, push_outbox};
+use crate::entities::{notification, notification_preference as pref, push_outbox};
 use crate::error::ApiError;
 
 /// Something happened that some accounts should learn about.
@@ -46,20 +46,54 @@ pub struct Preferences {
 }
 
 pub async fn preferences(db: &impl ConnectionTrait, account_id: Uuid) -> Result<Preferences, ApiError> {
-    let row = pref::Entity::find_by_id(account_id).one(db).await?;
-    let tz = match account::Entity::find_by_id(account_id).one(db).await? {
-        Some(a) => person::Entity::find_by_id(a.person_id)
-            .one(db)
-            .await?
-            .and_then(|p| p.time_zone.parse().ok())
-            .unwrap_or(chrono_tz::Asia::Tokyo),
-        None => chrono_tz::Asia::Tokyo,
-    };
-    let Some(row) = row else { return Ok(Preferences { disabled: BTreeSet::new(), quiet: None, tz }) };
-    let disabled = row.disabled.split(',').filter_map(EventKind::parse).collect();
-    let t = |s: Option<&str>| s.and_then(|s| NaiveTime::parse_from_str(s, "%H:%M").ok());
-    let quiet = t(row.quiet_start.as_deref()).zip(t(row.quiet_end.as_deref()));
-    Ok(Preferences { disabled, quiet, tz })
+    Ok(recipients(db, &[account_id].into()).await?.remove(&account_id).map(|r| r.0).unwrap_or_default())
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences { disabled: BTreeSet::new(), quiet: None, tz: chrono_tz::Asia::Tokyo }
+    }
+}
+
+/// Each existing account's preferences and devices with a push token, for all
+/// of an event's recipients in one round trip: this runs on every upload.
+async fn recipients(
+    db: &impl ConnectionTrait,
+    accounts: &BTreeSet<Uuid>,
+) -> Result<BTreeMap<Uuid, (Preferences, Vec<Uuid>)>, ApiError> {
+    let mut out: BTreeMap<Uuid, (Preferences, Vec<Uuid>)> = BTreeMap::new();
+    if accounts.is_empty() {
+        return Ok(out);
+    }
+    let list: Vec<String> = (1..=accounts.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT a.id AS account_id, p.time_zone, np.disabled, np.quiet_start, np.quiet_end, d.id AS device_id \
+         FROM accounts a JOIN persons p ON p.id = a.person_id \
+         LEFT JOIN notification_preferences np ON np.account_id = a.id \
+         LEFT JOIN devices d ON d.account_id = a.id AND d.push_token IS NOT NULL \
+         WHERE a.id IN ({}) ORDER BY a.id, d.id",
+        list.join(", ")
+    );
+    let values = accounts.iter().map(|a| sea_orm::Value::from(*a));
+    let t = |s: Option<String>| s.and_then(|s| NaiveTime::parse_from_str(&s, "%H:%M").ok());
+    for row in db.query_all_raw(crate::db::statement(db.get_database_backend(), &sql, values)).await? {
+        let account_id: Uuid = row.try_get("", "account_id")?;
+        let device: Option<Uuid> = row.try_get("", "device_id")?;
+        if let Some((_, devices)) = out.get_mut(&account_id) {
+            devices.extend(device);
+            continue;
+        }
+        let tz = row.try_get::<String>("", "time_zone")?.parse().unwrap_or(chrono_tz::Asia::Tokyo);
+        let disabled = row
+            .try_get::<Option<String>>("", "disabled")?
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(EventKind::parse)
+            .collect();
+        let quiet = t(row.try_get("", "quiet_start")?).zip(t(row.try_get("", "quiet_end")?));
+        out.insert(account_id, (Preferences { disabled, quiet, tz }, device.into_iter().collect()));
+    }
+    Ok(out)
 }
 
 /// When quiet hours that hold `now` end (UTC), or `None` outside them.
@@ -95,8 +129,9 @@ pub async fn emit(db: &impl ConnectionTrait, e: Event) -> Result<(), ApiError> {
         d
     })
     .map_err(|err| ApiError::Internal(err.into()))?;
+    let mut found = recipients(db, &e.recipients).await?;
     for account_id in &e.recipients {
-        let prefs = preferences(db, *account_id).await?;
+        let (prefs, devices) = found.remove(account_id).unwrap_or_default();
         if !e.kind.is_emergency() && prefs.disabled.contains(&e.kind) {
             continue;
         }
@@ -120,11 +155,6 @@ pub async fn emit(db: &impl ConnectionTrait, e: Event) -> Result<(), ApiError> {
             (EventKind::Sync | EventKind::EmergencyAccess, _) | (_, None) => now,
             (_, Some(q)) => quiet_until(q, prefs.tz, now).unwrap_or(now),
         };
-        let devices = device::Entity::find()
-            .filter(device::Column::AccountId.eq(*account_id))
-            .filter(device::Column::PushToken.is_not_null())
-            .all(db)
-            .await?;
         let mut push_data = e.data.clone();
         push_data.insert("event".into(), e.kind.as_str().into());
         if let Some(p) = e.person_id {
@@ -134,8 +164,8 @@ pub async fn emit(db: &impl ConnectionTrait, e: Event) -> Result<(), ApiError> {
             push_data.insert("notificationId".into(), n.to_string());
         }
         let push_data = serde_json::to_string(&push_data).map_err(|err| ApiError::Internal(err.into()))?;
-        for d in devices {
-            if Some(d.id) == e.except_device {
+        for device_id in devices {
+            if Some(device_id) == e.except_device {
                 continue;
             }
             let kind = match e.kind {
@@ -146,7 +176,7 @@ pub async fn emit(db: &impl ConnectionTrait, e: Event) -> Result<(), ApiError> {
             push_outbox::ActiveModel::from(push_outbox::Model {
                 id: Uuid::now_v7(),
                 notification_id,
-                device_id: d.id,
+                device_id,
                 kind: kind.into(),
                 data: push_data.clone(),
                 status: "pending".into(),

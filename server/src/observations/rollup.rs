@@ -114,8 +114,10 @@ pub async fn add<'a>(
     for r in rows {
         days.entry((r.kind.clone(), local_day(r.start_ms, tz))).or_default().add(r);
     }
+    if days.is_empty() {
+        return Ok(());
+    }
     let backend = db.get_database_backend();
-    let placeholders: Vec<String> = (1..=17).map(|n| ph(backend, n)).collect();
     let merge = |c: &str, pick: &str| {
         format!(
             "{c} = CASE WHEN observation_rollups.{c} IS NULL THEN excluded.{c} \
@@ -130,21 +132,31 @@ pub async fn add<'a>(
         sets.push(merge(&format!("min{i}"), "<"));
         sets.push(merge(&format!("max{i}"), ">"));
     }
-    let sql = format!(
-        "INSERT INTO observation_rollups ({COLS}) VALUES ({}) ON CONFLICT (person_id, kind, tz, day) DO UPDATE SET {}",
-        placeholders.join(", "),
-        sets.join(", ")
-    );
-    for ((kind, day), d) in days {
-        db.execute_raw(Statement::from_sql_and_values(
-            backend,
-            &sql,
-            values(person_id, &kind, tz_name, day, &d),
-        ))
-        .await?;
+    // Every touched day in one statement (a batch spans few days and kinds;
+    // each (kind, day) appears once, as ON CONFLICT DO UPDATE requires).
+    let days: Vec<((String, i32), Day)> = days.into_iter().collect();
+    for chunk in days.chunks(ROLLUP_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let cols: Vec<String> = (1..=17).map(|n| ph(backend, r * 17 + n)).collect();
+                format!("({})", cols.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO observation_rollups ({COLS}) VALUES {} \
+             ON CONFLICT (person_id, kind, tz, day) DO UPDATE SET {}",
+            rows.join(", "),
+            sets.join(", ")
+        );
+        let values: Vec<Value> =
+            chunk.iter().flat_map(|((kind, day), d)| values(person_id, kind, tz_name, *day, d)).collect();
+        db.execute_raw(Statement::from_sql_and_values(backend, &sql, values)).await?;
     }
     Ok(())
 }
+
+/// Days per roll-up INSERT: 17 parameters each stays under every bind limit.
+const ROLLUP_CHUNK: usize = 100;
 
 /// Rebuilds one day's roll-up from the live rows (after a delete).
 pub async fn recompute(

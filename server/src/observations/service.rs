@@ -263,12 +263,12 @@ pub async fn upload_batch(
         prepared.sort_by(|a, b| a.row.dedup_key.cmp(&b.row.dedup_key));
         let txn = begin_write(db).await?;
         // Change numbers for the feed, taken inside this transaction (see `sync`).
-        let first = crate::sync::clock::advance(&txn, access.person_id, prepared.len() as i64).await?;
+        let (first, tz) =
+            crate::sync::clock::advance_in_zone(&txn, access.person_id, prepared.len() as i64).await?;
         for (i, p) in prepared.iter_mut().enumerate() {
             p.row.change_seq = first + i as i64;
         }
         let inserted = store::insert_new(&txn, prepared.iter().map(|p| &p.row)).await?;
-        let tz = store::person_time_zone(&txn, access.person_id).await?;
         rollup::add(
             &txn,
             access.person_id,
@@ -390,9 +390,8 @@ pub async fn delete(db: &DatabaseConnection, access: &Access, id: Uuid) -> Resul
     let category: Category = row.category.parse().map_err(|_| ApiError::not_found("observation"))?;
     access.require(category)?;
     if row.deleted_at.is_none() {
-        let seq = crate::sync::clock::advance(&txn, access.person_id, 1).await?;
+        let (seq, tz) = crate::sync::clock::advance_in_zone(&txn, access.person_id, 1).await?;
         store::soft_delete(&txn, id, row.version + 1, seq, Utc::now()).await?;
-        let tz = store::person_time_zone(&txn, access.person_id).await?;
         let day = rollup::local_day(row.start_ms, tz.parse().unwrap_or(chrono_tz::Asia::Tokyo));
         rollup::recompute(&txn, access.person_id, &tz, &row.kind, day).await?;
     }

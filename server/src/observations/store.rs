@@ -175,15 +175,6 @@ pub async fn soft_delete(
         .map(|_| ())
 }
 
-/// The person's time zone, in which daily roll-ups are kept.
-pub async fn person_time_zone(db: &impl ConnectionTrait, person_id: Uuid) -> Result<String, DbErr> {
-    Ok(crate::entities::person::Entity::find_by_id(person_id)
-        .one(db)
-        .await?
-        .map(|p| p.time_zone)
-        .unwrap_or_else(|| "Asia/Tokyo".to_owned()))
-}
-
 pub async fn latest_of_kind(
     db: &impl ConnectionTrait,
     person_id: Uuid,

@@ -178,7 +178,46 @@ pub struct PullResult {
     pub persons: Vec<Uuid>,
 }
 
+/// What a caller reaches on one person's record, as the feed needs it.
+struct Followed {
+    read: BTreeSet<Category>,
+    /// Reached through grants only: reads are logged, with these grants' purpose.
+    grants: Option<Vec<crate::consent::policy::Reach>>,
+    /// The person's change counter when read.
+    clock: i64,
+    floor: i64,
+}
+
+fn followed(reach: Vec<crate::consent::service::Reachable>) -> BTreeMap<Uuid, Followed> {
+    reach
+        .into_iter()
+        .map(|r| {
+            let grants = (r.relationship == "grantee").then_some(r.grants);
+            (
+                r.person.id,
+                Followed { read: r.read, grants, clock: r.person.change_seq, floor: r.person.sync_floor },
+            )
+        })
+        .collect()
+}
+
+/// Whether the device is up to date: it follows exactly the persons the caller
+/// reaches, with the same categories, and has seen every person's counter.
+/// Then the page is empty, and no snapshot or record query is needed.
+fn up_to_date(seen: &CursorState, now: &BTreeMap<Uuid, Followed>) -> bool {
+    seen.p.len() == now.len()
+        && seen.p.iter().all(|(p, (seq, m))| {
+            now.get(p)
+                .is_some_and(|f| *m == mask(&f.read) && *seq >= f.clock && (*seq == 0 || *seq >= f.floor))
+        })
+}
+
 /// One page of the feed for `caller` from `cursor`.
+///
+/// A poll that finds nothing new, the common case, costs one statement: the
+/// consent read ([`reachable`]) carries each person's change counter, and a
+/// cursor at or past every counter has nothing to fetch. Otherwise the page
+/// is read in one snapshot.
 pub async fn pull(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -186,6 +225,17 @@ pub async fn pull(
     limit: u64,
 ) -> Result<PullResult, ApiError> {
     let seen = decode(cursor)?;
+    let now = followed(reachable(db, caller).await?);
+    if up_to_date(&seen, &now) {
+        return Ok(PullResult {
+            changes: vec![],
+            purge: vec![],
+            cursor: encode(&CursorState { v: 1, p: seen.p }),
+            has_more: false,
+            persons: now.into_keys().collect(),
+        });
+    }
+
     // One snapshot for the whole page: otherwise a change committed between
     // two types' queries could be passed over by the cursor.
     let txn = match db.get_database_backend() {
@@ -200,20 +250,11 @@ pub async fn pull(
         // SQLite: a read transaction sees one snapshot of the WAL.
         _ => db.begin().await?,
     };
-    let reach = reachable(&txn, caller).await?;
-    let now_reachable: BTreeMap<Uuid, (&BTreeSet<Category>, bool)> =
-        reach.iter().map(|r| (r.person.id, (&r.read, r.relationship == "grantee"))).collect();
+    let now = followed(reachable(&txn, caller).await?);
 
     // Cursors older than the tombstone window cannot be continued.
-    let floors: BTreeMap<Uuid, i64> = person::Entity::find()
-        .filter(person::Column::Id.is_in(reach.iter().map(|r| r.person.id)))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.sync_floor))
-        .collect();
     for (p, (seq, _)) in &seen.p {
-        if *seq > 0 && floors.get(p).is_some_and(|f| seq < f) {
+        if *seq > 0 && now.get(p).is_some_and(|f| *seq < f.floor) {
             return Err(ApiError::new(
                 ErrorCode::ResyncRequired,
                 "The cursor is older than the deletion history kept; discard local data and sync from the start.",
@@ -225,9 +266,9 @@ pub async fn pull(
     let mut next = CursorState { v: 1, p: BTreeMap::new() };
     let mut starts: BTreeMap<Uuid, i64> = BTreeMap::new();
     for (p, (seq, m)) in &seen.p {
-        match now_reachable.get(p) {
+        match now.get(p) {
             None => purge.push(*p),
-            Some((cats, _)) if mask(cats) != *m => {
+            Some(f) if mask(&f.read) != *m => {
                 // Access changed: the device drops what it holds and reloads what it may see now.
                 purge.push(*p);
                 starts.insert(*p, 0);
@@ -237,20 +278,20 @@ pub async fn pull(
             }
         }
     }
-    for p in now_reachable.keys() {
+    for p in now.keys() {
         starts.entry(*p).or_insert(0);
     }
 
     let mut changes: Vec<Change> = Vec::new();
     let mut has_more = false;
     for (p, start) in &starts {
-        let Some((cats, _)) = now_reachable.get(p) else { continue };
-        let cats: Vec<Category> = cats.iter().copied().collect();
+        let Some(f) = now.get(p) else { continue };
+        let cats: Vec<Category> = f.read.iter().copied().collect();
         let mut last = *start;
         let remaining = limit.saturating_sub(changes.len() as u64);
         if remaining == 0 {
             has_more = true;
-            next.p.insert(*p, (last, mask(now_reachable[p].0)));
+            next.p.insert(*p, (last, mask(&f.read)));
             continue;
         }
         // Each type's next `remaining + 1` changes; merged in change order.
@@ -262,12 +303,17 @@ pub async fn pull(
         if merged.len() as u64 > remaining {
             has_more = true;
             merged.truncate(remaining as usize);
-        }
-        if let Some(c) = merged.last() {
-            last = c.seq;
+            if let Some(c) = merged.last() {
+                last = c.seq;
+            }
+        } else {
+            // Every change up to the counter read in this snapshot has been
+            // looked at, including those in categories the caller cannot see:
+            // the cursor moves past them, so the next poll is up to date.
+            last = merged.last().map_or(last, |c| c.seq).max(f.clock);
         }
         changes.extend(merged);
-        next.p.insert(*p, (last, mask(now_reachable[p].0)));
+        next.p.insert(*p, (last, mask(&f.read)));
     }
 
     txn.commit().await?;
@@ -279,22 +325,21 @@ pub async fn pull(
         *per_person.entry(c.person_id).or_default() += 1;
     }
     for p in per_person.keys() {
-        if let Some((cats, true)) = now_reachable.get(p) {
-            let reach = crate::consent::policy::reaching_grants(db, caller.account_id, Some(*p)).await?;
-            let carrier = crate::consent::policy::carrier(reach.iter().map(|(_, r)| r), cats);
+        if let Some(Followed { read, grants: Some(grants), .. }) = now.get(p) {
+            let carrier = crate::consent::policy::carrier(grants, read);
             let entry = NewEntry {
                 person_id: *p,
                 actor_account_id: Some(caller.account_id),
                 actor_org_id: carrier.and_then(|r| r.org_id),
                 action: "read",
                 resource: "sync",
-                categories: cats,
+                categories: read,
                 purpose: carrier.map(|r| r.purpose.as_str()),
             };
             audit::append(db, entry).await?;
         }
     }
-    let persons = now_reachable.keys().copied().collect();
+    let persons = now.into_keys().collect();
     Ok(PullResult { changes, purge, cursor: encode(&next), has_more, persons })
 }
 

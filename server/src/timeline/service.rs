@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -144,13 +144,17 @@ fn window<C: ColumnTrait>(axis: Axis, at: C, id: C, table: Table, q: &Query) -> 
     c
 }
 
-/// Reads one page.
+/// Reads one page. The tables are independent reads, so they are queried at
+/// once (each on its own pooled connection) rather than one after another.
 pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Result<Page, ApiError> {
     let n = q.limit + 1;
-    let mut rows: Vec<(Key, Row)> = Vec::new();
     let cats: Vec<&str> = q.categories.iter().map(|c| c.as_str()).collect();
 
-    if !cats.is_empty() {
+    let observations = async {
+        let mut rows: Vec<(Key, Row)> = Vec::new();
+        if cats.is_empty() {
+            return Ok::<_, DbErr>(rows);
+        }
         use observation::Column as C;
         for r in observation::Entity::find()
             .filter(C::PersonId.eq(person_id))
@@ -166,8 +170,13 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
             let at = DateTime::<Utc>::from_timestamp_millis(r.start_ms).unwrap_or_default();
             rows.push((Key { at, table: Table::Observation, id: r.id }, Row::Observation(r)));
         }
-    }
-    if q.categories.contains(&Category::Labs) {
+        Ok(rows)
+    };
+    let labs = async {
+        let mut rows: Vec<(Key, Row)> = Vec::new();
+        if !q.categories.contains(&Category::Labs) {
+            return Ok(rows);
+        }
         use lab_result::Column as C;
         for r in lab_result::Entity::find()
             .filter(C::PersonId.eq(person_id))
@@ -182,8 +191,13 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
             let at = r.observed_at.unwrap_or_default();
             rows.push((Key { at, table: Table::Lab, id: r.id }, Row::Lab(r)));
         }
-    }
-    if q.categories.contains(&Category::Medications) {
+        Ok(rows)
+    };
+    let prescriptions = async {
+        let mut rows: Vec<(Key, Row)> = Vec::new();
+        if !q.categories.contains(&Category::Medications) {
+            return Ok(rows);
+        }
         use prescription::Column as C;
         for r in prescription::Entity::find()
             .filter(C::PersonId.eq(person_id))
@@ -197,6 +211,13 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
         {
             let at = r.prescribed_on.map(date_at).unwrap_or_default();
             rows.push((Key { at, table: Table::Prescription, id: r.id }, Row::Prescription(r)));
+        }
+        Ok(rows)
+    };
+    let dispensings = async {
+        let mut rows: Vec<(Key, Row)> = Vec::new();
+        if !q.categories.contains(&Category::Medications) {
+            return Ok(rows);
         }
         use dispensing::Column as D;
         for r in dispensing::Entity::find()
@@ -212,17 +233,22 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
             let at = date_at(r.dispensed_on);
             rows.push((Key { at, table: Table::Dispensing, id: r.id }, Row::Dispensing(r)));
         }
-    }
+        Ok(rows)
+    };
     let fact_cats: Vec<&str> = cats
         .iter()
         .copied()
         .filter(|c| matches!(*c, "allergies" | "conditions" | "notes" | "medications"))
         .collect();
-    if !fact_cats.is_empty() {
+    let facts = async {
+        let mut rows: Vec<(Key, Row)> = Vec::new();
+        if fact_cats.is_empty() {
+            return Ok(rows);
+        }
         use health_fact::Column as C;
         for r in health_fact::Entity::find()
             .filter(C::PersonId.eq(person_id))
-            .filter(C::Category.is_in(fact_cats))
+            .filter(C::Category.is_in(fact_cats.clone()))
             .filter(window(Axis::Instant, C::CreatedAt, C::Id, Table::Fact, q))
             .order_by_desc(C::CreatedAt)
             .order_by_desc(C::Id)
@@ -232,21 +258,26 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
         {
             rows.push((Key { at: r.created_at, table: Table::Fact, id: r.id }, Row::Fact(r)));
         }
-    }
-    let mut kinds = Condition::any();
-    let lab_like =
-        Condition::any().add(doc::Column::DataKind.like("OML%")).add(doc::Column::DataKind.like("OMG%"));
-    let med_like = doc::Column::DataKind.like("OMP%");
-    if q.categories.contains(&Category::Labs) {
-        kinds = kinds.add(lab_like.clone());
-    }
-    if q.categories.contains(&Category::Medications) {
-        kinds = kinds.add(med_like.clone());
-    }
-    if q.categories.contains(&Category::Conditions) {
-        kinds = kinds.add(Condition::all().add(lab_like.not()).add(Condition::all().add(med_like).not()));
-    }
-    if !kinds.is_empty() {
+        Ok(rows)
+    };
+    let documents = async {
+        let mut rows: Vec<(Key, Row)> = Vec::new();
+        let mut kinds = Condition::any();
+        let lab_like =
+            Condition::any().add(doc::Column::DataKind.like("OML%")).add(doc::Column::DataKind.like("OMG%"));
+        let med_like = doc::Column::DataKind.like("OMP%");
+        if q.categories.contains(&Category::Labs) {
+            kinds = kinds.add(lab_like.clone());
+        }
+        if q.categories.contains(&Category::Medications) {
+            kinds = kinds.add(med_like.clone());
+        }
+        if q.categories.contains(&Category::Conditions) {
+            kinds = kinds.add(Condition::all().add(lab_like.not()).add(Condition::all().add(med_like).not()));
+        }
+        if kinds.is_empty() {
+            return Ok(rows);
+        }
         use doc::Column as C;
         for r in doc::Entity::find()
             .filter(C::PersonId.eq(person_id))
@@ -262,9 +293,13 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
         {
             rows.push((Key { at: r.received_at, table: Table::Document, id: r.id }, Row::Document(r)));
         }
-    }
-
-    if q.categories.contains(&Category::Notes) {
+        Ok(rows)
+    };
+    let notes = async {
+        let mut rows: Vec<(Key, Row)> = Vec::new();
+        if !q.categories.contains(&Category::Notes) {
+            return Ok(rows);
+        }
         use note::Column as C;
         for r in note::Entity::find()
             .filter(C::PersonId.eq(person_id))
@@ -277,7 +312,15 @@ pub async fn page(db: &impl ConnectionTrait, person_id: Uuid, q: &Query) -> Resu
         {
             rows.push((Key { at: r.created_at, table: Table::Note, id: r.id }, Row::Note(r)));
         }
-    }
+        Ok(rows)
+    };
+    use futures_util::future::{try_join, try_join3, try_join4};
+    let ((a, b, c, d), (e, f, g)) = try_join(
+        try_join4(observations, labs, prescriptions, dispensings),
+        try_join3(facts, documents, notes),
+    )
+    .await?;
+    let mut rows: Vec<(Key, Row)> = [a, b, c, d, e, f, g].into_iter().flatten().collect();
 
     rows.sort_by(|a, b| a.0.order(&b.0));
     let more = rows.len() as u64 > q.limit;
