@@ -32,7 +32,13 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                     .foreign_keys(true)
             });
     } else {
-        opts.max_connections(max_connections);
+        // SQLx pings a connection when it goes back to the pool (closing it if
+        // the ping fails) and, by default, again when it is taken out: one
+        // extra round trip per statement outside a transaction. Only a
+        // connection that sat idle a while can have been dropped since its
+        // release ping (the database restarted, a proxy timed it out), so only
+        // those are pinged before use.
+        opts.max_connections(max_connections).test_before_acquire_if_idle_for(Duration::from_secs(1));
     }
     Database::connect(opts).await.with_context(|| format!("connecting to {}", redact(url)))
 }
