@@ -193,6 +193,9 @@ async fn closing_an_account_leaves_no_trace_of_the_person(app: TestApp) {
     // Tokens stop at once; the email no longer signs in.
     let (status, _) = app.get("/v1/me", Some(&patient)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The sync poll checks the account in its consent read, not before it.
+    let (status, body) = app.get("/v1/sync/changes", Some(&patient)).await;
+    assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     let (status, _) = app
         .post_form(
             "/v1/auth/token",

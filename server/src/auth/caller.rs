@@ -44,6 +44,30 @@ impl FromRequest for Caller {
     }
 }
 
+/// A caller whose token is valid but whose account has not been looked up:
+/// only for handlers whose first database read is the consent read
+/// ([`crate::consent::service::reachable`]), which refuses an erased account
+/// with the same 401 and so makes [`Caller`]'s own lookup a second round trip
+/// for nothing. The sync poll, the most frequent request, is one.
+#[derive(Debug, Clone, Copy)]
+pub struct UncheckedCaller(Caller);
+
+impl UncheckedCaller {
+    /// For a consent read that checks the account itself.
+    pub fn for_consent_read(self) -> Caller {
+        self.0
+    }
+}
+
+impl FromRequest for UncheckedCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map(UncheckedCaller))
+    }
+}
+
 /// When the request's access token was issued (seconds since the epoch).
 pub fn issued_at(req: &HttpRequest) -> Option<i64> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;

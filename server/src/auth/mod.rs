@@ -6,5 +6,5 @@ pub mod keys;
 pub mod password;
 pub mod tokens;
 
-pub use caller::{Caller, FacilityClient};
+pub use caller::{Caller, FacilityClient, UncheckedCaller};
 pub use keys::Keyring;

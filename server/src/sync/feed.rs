@@ -224,8 +224,10 @@ pub async fn pull(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<PullResult, ApiError> {
-    let seen = decode(cursor)?;
+    // The consent read comes first: it also refuses an erased account (the
+    // handler takes the caller without its own account lookup).
     let now = followed(reachable(db, caller).await?);
+    let seen = decode(cursor)?;
     if up_to_date(&seen, &now) {
         return Ok(PullResult {
             changes: vec![],
