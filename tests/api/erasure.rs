@@ -193,8 +193,22 @@ async fn closing_an_account_leaves_no_trace_of_the_person(app: TestApp) {
     // Tokens stop at once; the email no longer signs in.
     let (status, _) = app.get("/v1/me", Some(&patient)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // The sync poll checks the account in its consent read, not before it.
-    let (status, body) = app.get("/v1/sync/changes", Some(&patient)).await;
+    // These check the account in their consent read, not before it.
+    for path in [
+        "/v1/sync/changes".to_owned(),
+        format!("/v1/persons/{person}/timeline"),
+        format!("/v1/persons/{person}/observations/summary?kind=body_weight"),
+    ] {
+        let (status, body) = app.get(&path, Some(&patient)).await;
+        assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let (status, body) = app
+        .post_json(
+            &format!("/v1/persons/{person}/observations/batch"),
+            Some(&patient),
+            &json!({"observations": []}),
+        )
+        .await;
     assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     let (status, _) = app
         .post_form(

@@ -264,9 +264,28 @@ pub async fn authorize(
     scope: Scope,
     resource: &str,
 ) -> Result<Access, ApiError> {
+    authorize_choosing(db, caller, person_id, action, |_| scope, resource).await
+}
+
+/// [`authorize`] with the scope chosen from the categories the caller may
+/// read, from the same consent read: for a handler that widens what it shows
+/// to those who may see more (one consent read, not one to look and one to decide).
+pub async fn authorize_choosing(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    person_id: Uuid,
+    action: Action,
+    choose: impl FnOnce(&BTreeSet<Category>) -> Scope,
+    resource: &str,
+) -> Result<Access, ApiError> {
     let Some((relationship, reach)) = relationship(db, caller, person_id).await? else {
         return Err(ApiError::not_found("person"));
     };
+    let readable: BTreeSet<Category> = match relationship {
+        Relationship::Grantee => reach.iter().flat_map(|r| r.categories.iter().copied()).collect(),
+        _ => Category::ALL.into_iter().collect(),
+    };
+    let scope = choose(&readable);
     let base = |categories| Access { person_id, account_id: caller.account_id, relationship, categories };
     if relationship != Relationship::Grantee {
         let all: BTreeSet<Category> = match scope {
@@ -315,23 +334,6 @@ pub async fn authorize(
     )
     .await?;
     Ok(base(categories))
-}
-
-/// The categories the caller may read on the person's record, without
-/// logging anything: for a handler that widens what it shows (and then asks
-/// [`authorize`] for exactly that, which logs it).
-pub async fn readable(
-    db: &impl ConnectionTrait,
-    caller: &Caller,
-    person_id: Uuid,
-) -> Result<BTreeSet<Category>, ApiError> {
-    Ok(match relationship(db, caller, person_id).await? {
-        None => BTreeSet::new(),
-        Some((Relationship::Grantee, reach)) => {
-            reach.iter().flat_map(|r| r.categories.iter().copied()).collect()
-        }
-        Some(_) => Category::ALL.into_iter().collect(),
-    })
 }
 
 /// The accounts that control the person's record: their own account and guardians.
