@@ -186,9 +186,11 @@ async fn push_resumes_after_a_kill_without_storing_anything_twice(app: TestApp) 
     let state = root.join(".phr-push-state");
 
     // First run, slowed down, killed once the server has some of the files.
+    // 400 ms a file (~10 s for all 24) leaves room for this loop to be
+    // starved for seconds while the whole suite shares two cores.
     let log = std::fs::File::create(dir.path().join("first.log")).unwrap();
     let mut child: Child =
-        push.command(&["--delay-ms", "150"]).stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().unwrap();
+        push.command(&["--delay-ms", "400"]).stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(child.try_wait().unwrap().is_none(), "the first run finished before it could be killed");
