@@ -13,6 +13,10 @@ that status from outside, and records the statuses actually answered:
 - 413: a JSON body over the server's 8 MiB limit; 415: a text/plain body;
 - 422: an empty JSON object, then a valid body with one string emptied.
 
+Errors that need a particular state first (a live share code redeemed by
+someone who is no organization's staff) have a scenario in `SCENARIOS`,
+tried before the generic attempts.
+
 Only what the server answered counts: a probe never marks a status observed
 that it did not receive.
 """
@@ -111,7 +115,36 @@ class Prober:
             return example(self.spec, content["application/json"].get("schema", {}), self.ids)
         return None
 
+    def call(self, method, url, token, body):
+        """A setup request whose answer is needed (not itself a probe): the JSON body, or None."""
+        req = urllib.request.Request(
+            self.base + url,
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                return json.loads(res.read() or b"null")
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+            return None
+
+    def redeem_as_non_staff(self):
+        """A live share code redeemed by someone who is no organization's staff
+        (the family member: the fuzz spends only the patient's redeem budget)."""
+        me, patient, family = self.ids["personId"][0], self.tokens.get("patient"), self.tokens.get("family")
+        created = self.call(
+            "POST", f"/v1/persons/{me}/share-codes", patient, {"categories": ["vitals"], "access": "read"}
+        )
+        if not created or "code" not in created:
+            return False
+        path = "/v1/share-codes/redeem"
+        return self.send("POST", path, path, family, {"code": created["code"]}) == 403
+
     def probe(self, method, path, status):
+        scenario = SCENARIOS.get((method, path, status))
+        if scenario and scenario(self):
+            return True
         op = self.spec["paths"][path][method.lower()]
         patient = self.tokens.get("patient")
         body = self.body(op)
@@ -147,6 +180,12 @@ class Prober:
             if self.send(method, path, self.url(path, override), token, payload, content_type) == status:
                 return True
         return False
+
+
+# Documented errors that need a specific state first, and the method that builds it.
+SCENARIOS = {
+    ("POST", "/v1/share-codes/redeem", 403): Prober.redeem_as_non_staff,
+}
 
 
 def run(base, spec, seed, missing):
