@@ -222,12 +222,7 @@ _CLIENT = "needs an API client's credentials (client_credentials token)"
 PROBE_GAPS = {
     ("GET", "/v1/persons/{personId}/alert-rules", 403): _NEEDS_PARTIAL_GRANT,
     ("GET", "/v1/persons/{personId}/export", 403): _NEEDS_PARTIAL_GRANT,
-    ("GET", "/v1/persons/{personId}/observations", 403): _NEEDS_PARTIAL_GRANT,
-    ("GET", "/v1/persons/{personId}/observations/summary", 403): _NEEDS_PARTIAL_GRANT,
     ("GET", "/v1/persons/{personId}/observations/{observationId}", 403): _NEEDS_PARTIAL_GRANT,
-    ("GET", "/v1/persons/{personId}/timeline", 403): _NEEDS_PARTIAL_GRANT,
-    ("GET", "/v1/persons/{personId}/labs", 403): _NEEDS_PARTIAL_GRANT,
-    ("GET", "/v1/persons/{personId}/labs/{code}/series", 403): _NEEDS_PARTIAL_GRANT,
     ("POST", "/v1/programs/{programId}/enrollments", 403): "needs a programme of another organization kind",
     ("POST", "/v1/alerts/{id}/ack", 403): "needs an alert of a person the caller cannot manage",
     ("POST", "/v1/orgs", 409): _DUPLICATE,

@@ -141,9 +141,31 @@ class Prober:
         path = "/v1/share-codes/redeem"
         return self.send("POST", path, path, family, {"code": created["code"]}) == 403
 
+    def as_partial_grantee(self, method, path, query):
+        """403: the family member, with a fresh grant of `activity` only, asks
+        for labs. The fuzz may have revoked the seeded (vitals) grant, after
+        which a stranger's 404 would answer instead; neither grant covers labs."""
+        me, patient, family = self.ids["personId"][0], self.tokens.get("patient"), self.tokens.get("family")
+        if not getattr(self, "_partial_grant", None):
+            self._partial_grant = self.call(
+                "POST",
+                f"/v1/persons/{me}/grants",
+                patient,
+                {
+                    "grantee": {"accountId": self.ids["accountId"][0]},
+                    "categories": ["activity"],
+                    "access": "read",
+                    "purpose": "family",
+                },
+            )
+        if not self._partial_grant:
+            return False
+        url = self.url(path, {"personId": me, "code": "3D045000001906202"}) + query
+        return self.send(method, path, url, family) == 403
+
     def probe(self, method, path, status):
         scenario = SCENARIOS.get((method, path, status))
-        if scenario and scenario(self):
+        if scenario and scenario(self, method, path):
             return True
         op = self.spec["paths"][path][method.lower()]
         patient = self.tokens.get("patient")
@@ -183,8 +205,17 @@ class Prober:
 
 
 # Documented errors that need a specific state first, and the method that builds it.
+def _labs(query=""):
+    return lambda prober, method, path: prober.as_partial_grantee(method, path, query)
+
+
 SCENARIOS = {
-    ("POST", "/v1/share-codes/redeem", 403): Prober.redeem_as_non_staff,
+    ("POST", "/v1/share-codes/redeem", 403): lambda prober, *_: prober.redeem_as_non_staff(),
+    ("GET", "/v1/persons/{personId}/labs", 403): _labs(),
+    ("GET", "/v1/persons/{personId}/labs/{code}/series", 403): _labs(),
+    ("GET", "/v1/persons/{personId}/observations", 403): _labs("?category=labs"),
+    ("GET", "/v1/persons/{personId}/observations/summary", 403): _labs("?kind=hba1c"),
+    ("GET", "/v1/persons/{personId}/timeline", 403): _labs("?categories=labs"),
 }
 
 
