@@ -225,8 +225,6 @@ PROBE_GAPS = {
     ("GET", "/v1/persons/{personId}/observations/{observationId}", 403): _NEEDS_PARTIAL_GRANT,
     ("POST", "/v1/programs/{programId}/enrollments", 403): "needs a programme of another organization kind",
     ("POST", "/v1/alerts/{id}/ack", 403): "needs an alert of a person the caller cannot manage",
-    ("POST", "/v1/orgs", 409): _DUPLICATE,
-    ("POST", "/v1/orgs/{orgId}/members", 409): _DUPLICATE,
     ("POST", "/v1/orgs/{orgId}/programs", 409): _DUPLICATE,
     ("POST", "/v1/persons/{personId}/links", 409): _DUPLICATE,
     ("POST", "/v1/persons/{personId}/clinical-documents/{documentId}/accept", 409): "needs a held document",

@@ -163,6 +163,27 @@ class Prober:
         url = self.url(path, {"personId": me, "code": "3D045000001906202"}) + query
         return self.send(method, path, url, family) == 403
 
+    def duplicate_org(self):
+        """409: a second organization with an institution code already registered."""
+        admin = self.tokens.get("admin")
+        body = {"kind": "hospital", "name": "重複確認病院", "code": f"13{uuid.uuid4().int % 10**8:08d}"}
+        if not self.call("POST", "/v1/orgs", admin, body):
+            return False
+        return self.send("POST", "/v1/orgs", "/v1/orgs", admin, body) == 409
+
+    def duplicate_member(self):
+        """409: the same role given twice, in a fresh organization (the nurse
+        becomes a clinician of a hospital nobody has granted anything)."""
+        admin = self.tokens.get("admin")
+        org = self.call("POST", "/v1/orgs", admin, {"kind": "hospital", "name": "役割確認病院"})
+        if not org or "orgId" not in org:
+            return False
+        path = "/v1/orgs/{orgId}/members"
+        url = f"/v1/orgs/{org['orgId']}/members"
+        body = {"accountId": self.ids["accountId"][1], "role": "clinician"}
+        self.send("POST", path, url, admin, body)
+        return self.send("POST", path, url, admin, body) == 409
+
     def probe(self, method, path, status):
         scenario = SCENARIOS.get((method, path, status))
         if scenario and scenario(self, method, path):
@@ -216,6 +237,8 @@ SCENARIOS = {
     ("GET", "/v1/persons/{personId}/observations", 403): _labs("?category=labs"),
     ("GET", "/v1/persons/{personId}/observations/summary", 403): _labs("?kind=hba1c"),
     ("GET", "/v1/persons/{personId}/timeline", 403): _labs("?categories=labs"),
+    ("POST", "/v1/orgs", 409): lambda prober, *_: prober.duplicate_org(),
+    ("POST", "/v1/orgs/{orgId}/members", 409): lambda prober, *_: prober.duplicate_member(),
 }
 
 
