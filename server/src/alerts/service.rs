@@ -10,8 +10,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::category::Category;
-use crate::consent::policy::{controllers, grantee_readers, in_force};
-use crate::entities::{alert, alert_rule as rule, grant, observation, org_member};
+use crate::consent::policy::{controllers, grantee_readers, within};
+use crate::entities::{alert, alert_rule as rule, observation, org_member};
 use crate::error::{ApiError, ErrorCode};
 use crate::notify::{Event, EventKind, emit};
 use crate::observations::catalogue::{self, KindSpec};
@@ -81,28 +81,13 @@ pub async fn rules_for(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Vec
         }
         let keep = match (r.org_id, catalogue::kind(&r.kind)) {
             (None, _) => true,
-            (Some(org), Some(k)) => {
-                // The grant joined on this row, judged as the consent check would.
+            (Some(_), Some(k)) => {
+                // The grant joined on this row (unrevoked by the join), judged as the consent check would.
                 match row.try_get::<Option<String>>("", "g_categories")? {
                     None => false,
                     Some(categories) => {
-                        let g = grant::Model {
-                            id: Uuid::nil(),
-                            person_id,
-                            grantee_account_id: None,
-                            grantee_org_id: Some(org),
-                            categories,
-                            access: String::new(),
-                            purpose: String::new(),
-                            starts_at: row.try_get("", "g_starts_at")?,
-                            expires_at: row.try_get("", "g_expires_at")?,
-                            revoked_at: None,
-                            created_by: Uuid::nil(),
-                            created_at: now,
-                            updated_at: now,
-                        };
-                        in_force(&g, now)
-                            && crate::consent::model::categories_from_csv(&g.categories).contains(&k.category)
+                        within(row.try_get("", "g_starts_at")?, row.try_get("", "g_expires_at")?, now)
+                            && crate::consent::model::categories_from_csv(&categories).contains(&k.category)
                     }
                 }
             }

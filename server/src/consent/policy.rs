@@ -98,7 +98,16 @@ pub struct Reach {
 
 /// A grant is in force between `starts_at` and `expires_at` unless revoked.
 pub fn in_force(g: &grant::Model, now: DateTime<Utc>) -> bool {
-    g.revoked_at.is_none() && g.starts_at.is_none_or(|s| s <= now) && g.expires_at.is_none_or(|e| e > now)
+    g.revoked_at.is_none() && within(g.starts_at, g.expires_at, now)
+}
+
+/// Whether `now` lies in a grant's `[starts_at, expires_at)` window.
+pub fn within(
+    starts_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    starts_at.is_none_or(|s| s <= now) && expires_at.is_none_or(|e| e > now)
 }
 
 /// Everything that relates an account to persons' records, as of one read:
