@@ -26,6 +26,13 @@ pub fn weight(minute: u32, kg: f64) -> Value {
            "source": {"app": "test", "device": "scale", "method": "device"}})
 }
 
+/// A day's step count: an `activity` reading, for grants that cover vitals only.
+fn steps() -> Value {
+    json!({"id": Uuid::new_v4(), "kind": "steps", "value": 4000, "unit": "{steps}",
+           "effectiveStart": "2026-01-05T00:00:00+09:00", "effectiveEnd": "2026-01-06T00:00:00+09:00",
+           "source": {"method": "device"}})
+}
+
 pub async fn upload(app: &TestApp, token: &str, person: &str, items: Vec<Value>) {
     let (status, body) = app
         .post_json(
@@ -169,9 +176,7 @@ async fn a_granted_person_appears_from_the_start_and_is_purged_on_revoke(app: Te
 async fn only_granted_categories_are_synced(app: TestApp) {
     let (father, _, father_person) = app.user("father@example.jp").await;
     let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
-    let steps = json!({"id": Uuid::new_v4(), "kind": "steps", "value": 4000, "unit": "{steps}",
-                       "effectiveStart": "2026-01-05T00:00:00+09:00", "effectiveEnd": "2026-01-06T00:00:00+09:00",
-                       "source": {"method": "device"}});
+    let steps = steps();
     upload(&app, &father, &father_person, vec![weight(1, 60.0), steps]).await;
     grant(
         &app,
@@ -470,9 +475,7 @@ async fn a_quiet_poll_keeps_its_cursor_and_hidden_changes_move_it_on(app: TestAp
     assert_eq!((&quiet["changes"], &quiet["purge"]), (&json!([]), &json!([])));
     assert_eq!(quiet["cursor"], json!(cursor), "nothing happened: the same cursor");
 
-    let steps = json!({"id": Uuid::new_v4(), "kind": "steps", "value": 4000, "unit": "{steps}",
-                       "effectiveStart": "2026-01-05T00:00:00+09:00", "effectiveEnd": "2026-01-06T00:00:00+09:00",
-                       "source": {"method": "device"}});
+    let steps = steps();
     upload(&app, &father, &father_person, vec![steps]).await;
     let hidden = poll(cursor.clone()).await;
     assert_eq!(hidden["changes"], json!([]), "activity is not granted");

@@ -168,8 +168,10 @@ pub async fn related(
     let now = Utc::now();
     let mut own = None;
     let mut wards = Vec::new();
-    // A grant to an organisation comes once per role the caller holds there.
-    let mut grants: Vec<(person::Model, grant::Model, Vec<String>)> = Vec::new();
+    // A grant to an organisation comes once per role the caller holds there;
+    // `None` marks a grant out of its window or with an unknown purpose.
+    type Seen = (Uuid, Option<(person::Model, Reach)>, Vec<String>);
+    let mut grants: Vec<Seen> = Vec::new();
     for row in rows {
         let rel: String = row.try_get("", "rel")?;
         let p = person::Model::from_query_result(&row, "")?;
@@ -179,53 +181,43 @@ pub async fn related(
             _ => {
                 let id: Uuid = row.try_get("", "g_id")?;
                 let role: Option<String> = row.try_get("", "g_role")?;
-                if let Some((_, _, roles)) = grants.iter_mut().find(|(_, g, _)| g.id == id) {
+                if let Some((_, _, roles)) = grants.iter_mut().find(|(g, _, _)| *g == id) {
                     roles.extend(role);
                     continue;
                 }
-                let g = grant::Model {
-                    id,
-                    person_id: p.id,
-                    grantee_account_id: None,
-                    grantee_org_id: row.try_get("", "g_org_id")?,
-                    categories: row.try_get("", "g_categories")?,
-                    access: row.try_get("", "g_access")?,
-                    purpose: row.try_get("", "g_purpose")?,
-                    starts_at: row.try_get("", "g_starts_at")?,
-                    expires_at: row.try_get("", "g_expires_at")?,
-                    revoked_at: None,
-                    created_by: Uuid::nil(),
-                    created_at: now,
-                    updated_at: now,
+                let purpose = row.try_get::<String>("", "g_purpose")?.parse::<Purpose>().ok();
+                let reach = match purpose {
+                    Some(purpose)
+                        if within(row.try_get("", "g_starts_at")?, row.try_get("", "g_expires_at")?, now) =>
+                    {
+                        Some((
+                            p,
+                            Reach {
+                                grant_id: id,
+                                categories: categories_from_csv(&row.try_get::<String>("", "g_categories")?),
+                                write: row.try_get::<String>("", "g_access")? == AccessLevel::Write.as_str(),
+                                purpose,
+                                org_id: row.try_get("", "g_org_id")?,
+                            },
+                        ))
+                    }
+                    _ => None,
                 };
-                grants.push((p, g, role.into_iter().collect()));
+                grants.push((id, reach, role.into_iter().collect()));
             }
         }
     }
     let Some(own) = own else { return Ok(None) };
+    // Through an organisation only in a role that acts on the grant's purpose.
     let grants = grants
         .into_iter()
-        .filter_map(|(p, g, roles)| {
-            if !in_force(&g, now) {
-                return None;
-            }
-            let purpose = g.purpose.parse::<Purpose>().ok()?;
-            if g.grantee_org_id.is_some() {
-                let fits = roles
+        .filter_map(|(_, reach, roles)| {
+            let (p, r) = reach?;
+            let fits = r.org_id.is_none()
+                || roles
                     .iter()
-                    .any(|r| r.parse::<OrgRole>().is_ok_and(|r| purpose.acting_roles().contains(&r)));
-                if !fits {
-                    return None;
-                }
-            }
-            let reach = Reach {
-                grant_id: g.id,
-                categories: categories_from_csv(&g.categories),
-                write: g.access == AccessLevel::Write.as_str(),
-                purpose,
-                org_id: g.grantee_org_id,
-            };
-            Some((p, reach))
+                    .any(|x| x.parse::<OrgRole>().is_ok_and(|x| r.purpose.acting_roles().contains(&x)));
+            fits.then_some((p, r))
         })
         .collect();
     Ok(Some(Related { own, wards, grants }))

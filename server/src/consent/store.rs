@@ -104,10 +104,6 @@ pub async fn guardians_of(db: &impl ConnectionTrait, person_id: Uuid) -> Result<
         .await
 }
 
-pub async fn wards_of(db: &impl ConnectionTrait, account_id: Uuid) -> Result<Vec<guardian::Model>, DbErr> {
-    guardian::Entity::find().filter(guardian::Column::AccountId.eq(account_id)).all(db).await
-}
-
 pub async fn remove_guardian(
     db: &impl ConnectionTrait,
     person_id: Uuid,
