@@ -174,9 +174,9 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 /// The errors the shared extractors answer for every operation of a given
 /// shape, documented once here rather than remembered in each `responses(...)`
 /// (the contract fuzzer found dozens of operations that forgot one):
-/// a bearer-protected operation can answer 401; one with path or query
-/// parameters 400 (`crate::http::path_error`, `query_error`: not a UUID, not a
-/// number); one with a JSON body 400 (malformed), 413, 415 and 422
+/// a bearer-protected operation can answer 401; one with query parameters or
+/// typed path parameters 400 (`crate::http::path_error`, `query_error`: not a
+/// UUID, not a number); one with a JSON body 400 (malformed), 413, 415 and 422
 /// (`crate::http::Json`). A handler's own description of a status wins.
 fn document_extractor_errors(spec: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{Operation, ParameterIn};
@@ -197,13 +197,19 @@ fn document_extractor_errors(spec: &mut utoipa::openapi::OpenApi) {
         let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for op in ops.into_iter().flatten() {
             let params = op.parameters.iter().flatten().filter_map(|p| match p {
-                RefOr::T(p) => Some(&p.parameter_in),
+                RefOr::T(p) => Some(p),
                 RefOr::Ref(_) => None,
             });
             let (mut path, mut query) = (false, false);
             for p in params {
-                path |= matches!(p, ParameterIn::Path);
-                query |= matches!(p, ParameterIn::Query);
+                // actix decodes a path segment into a `String` lossily, so only a
+                // typed segment (a UUID, a number) can be unreadable.
+                let plain_string =
+                    p.schema.as_ref().and_then(|s| serde_json::to_value(s).ok()).is_some_and(|v| {
+                        v.get("type").is_some_and(|t| t == "string") && v.get("format").is_none()
+                    });
+                path |= matches!(p.parameter_in, ParameterIn::Path) && !plain_string;
+                query |= matches!(p.parameter_in, ParameterIn::Query);
             }
             let json_body =
                 matches!(&op.request_body, Some(RefOr::T(b)) if b.content.contains_key("application/json"));

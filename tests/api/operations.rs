@@ -16,6 +16,11 @@ async fn unknown_routes_are_problems(app: TestApp) {
     assert_eq!(body["status"], 422);
     let (status, body) = app.get("/problems/no_such_code", None).await;
     assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+    // A string segment is decoded lossily, never refused: no 400, none documented.
+    let (status, body) = app.get("/problems/%FF%00", None).await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (_, spec) = app.get("/openapi.json", None).await;
+    assert_eq!(spec["paths"]["/problems/{code}"]["get"]["responses"].get("400"), None);
 }
 
 async fn docs_and_spec_are_served(app: TestApp) {
