@@ -222,8 +222,14 @@ async fn malformed_and_outdated_cursors_are_refused(app: TestApp) {
     app.delete(&format!("/v1/persons/{person}/observations/{}", w["id"].as_str().unwrap()), Some(&token))
         .await;
     upload(&app, &token, &person, vec![weight(3, 62.0)]).await;
-    // The deletion ages past the retention window and is pruned.
+    // The deletion ages past the retention window. The first pruning run
+    // raises the floor over it, so the old cursor must resync at once; the
+    // tombstone itself goes on the next run, an hour later.
     let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let removed = phr::sync::feed::prune_tombstones(&db, chrono::Duration::zero()).await.unwrap();
+    assert_eq!(removed, 0);
+    let (status, body) = app.get(&format!("/v1/sync/changes?cursor={cursor}"), Some(&token)).await;
+    assert_problem(status, &body, StatusCode::GONE, "resync_required");
     let removed = phr::sync::feed::prune_tombstones(&db, chrono::Duration::zero()).await.unwrap();
     assert_eq!(removed, 1);
     let (status, body) = app.get(&format!("/v1/sync/changes?cursor={cursor}"), Some(&token)).await;

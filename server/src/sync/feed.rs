@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{Duration, Utc};
 use futures_util::future::BoxFuture;
 use sea_orm::{
-    AccessMode, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -35,16 +35,25 @@ pub struct Change {
     pub data: Option<Box<serde_json::value::RawValue>>,
 }
 
-/// Fetches up to `limit` changes of one type for one person after `after`,
-/// in change order, filtered to `categories`. Live rows only when `live_only`.
+/// Fetches up to `limit` changes of one type for one person after `after`
+/// and at most `upto` (the person's counter as the page's consent read saw
+/// it), in change order, filtered to `categories`. Live rows only when
+/// `live_only`.
 pub type Fetch = for<'a> fn(
-    &'a DatabaseTransaction,
+    &'a DatabaseConnection,
     Uuid,
     &'a [Category],
-    i64,
+    Window,
     u64,
     bool,
 ) -> BoxFuture<'a, Result<Vec<Change>, DbErr>>;
+
+/// The change numbers a page fetches for one person: above `after`, at most `upto`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub after: i64,
+    pub upto: i64,
+}
 
 /// A synced record type. Adding one is adding a row to [`TYPES`].
 pub struct SyncType {
@@ -59,10 +68,10 @@ pub static TYPES: &[SyncType] = &[
 ];
 
 fn fetch_dispensings<'a>(
-    db: &'a DatabaseTransaction,
+    db: &'a DatabaseConnection,
     person_id: Uuid,
     categories: &'a [Category],
-    after: i64,
+    w: Window,
     limit: u64,
     live_only: bool,
 ) -> BoxFuture<'a, Result<Vec<Change>, DbErr>> {
@@ -71,7 +80,10 @@ fn fetch_dispensings<'a>(
         if !categories.contains(&Category::Medications) {
             return Ok(vec![]);
         }
-        let mut q = Entity::find().filter(C::PersonId.eq(person_id)).filter(C::ChangeSeq.gt(after));
+        let mut q = Entity::find()
+            .filter(C::PersonId.eq(person_id))
+            .filter(C::ChangeSeq.gt(w.after))
+            .filter(C::ChangeSeq.lte(w.upto));
         if live_only {
             q = q.filter(C::DeletedAt.is_null());
         }
@@ -100,10 +112,10 @@ fn fetch_dispensings<'a>(
 }
 
 fn fetch_observations<'a>(
-    db: &'a DatabaseTransaction,
+    db: &'a DatabaseConnection,
     person_id: Uuid,
     categories: &'a [Category],
-    after: i64,
+    w: Window,
     limit: u64,
     live_only: bool,
 ) -> BoxFuture<'a, Result<Vec<Change>, DbErr>> {
@@ -111,7 +123,8 @@ fn fetch_observations<'a>(
         use observation::Column as C;
         let mut q = observation::Entity::find()
             .filter(C::PersonId.eq(person_id))
-            .filter(C::ChangeSeq.gt(after))
+            .filter(C::ChangeSeq.gt(w.after))
+            .filter(C::ChangeSeq.lte(w.upto))
             .filter(C::Category.is_in(categories.iter().map(|c| c.as_str())));
         if live_only {
             q = q.filter(C::DeletedAt.is_null());
@@ -216,8 +229,17 @@ fn up_to_date(seen: &CursorState, now: &BTreeMap<Uuid, Followed>) -> bool {
 ///
 /// A poll that finds nothing new, the common case, costs one statement: the
 /// consent read ([`reachable`]) carries each person's change counter, and a
-/// cursor at or past every counter has nothing to fetch. Otherwise the page
-/// is read in one snapshot.
+/// cursor at or past every counter has nothing to fetch.
+///
+/// Otherwise each type is read for each person up to that counter, without a
+/// transaction around the reads. None is needed: counter order is commit
+/// order (a writer takes its numbers by locking the person's row and holds the
+/// lock until it commits), so every change numbered at or below a counter the
+/// consent read saw had committed by then and is visible to every later
+/// statement, and a change made since has a higher number and is left for the
+/// next page. The one removal a later statement could see that the counter
+/// does not order, tombstone pruning, deletes only what a floor raised an
+/// hour earlier covers ([`prune_tombstones`]).
 pub async fn pull(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -237,22 +259,6 @@ pub async fn pull(
             persons: now.into_keys().collect(),
         });
     }
-
-    // One snapshot for the whole page: otherwise a change committed between
-    // two types' queries could be passed over by the cursor.
-    let txn = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            db.begin_with_options(TransactionOptions {
-                isolation_level: Some(IsolationLevel::RepeatableRead),
-                access_mode: Some(AccessMode::ReadOnly),
-                ..Default::default()
-            })
-            .await?
-        }
-        // SQLite: a read transaction sees one snapshot of the WAL.
-        _ => db.begin().await?,
-    };
-    let now = followed(reachable(&txn, caller).await?);
 
     // Cursors older than the tombstone window cannot be continued.
     for (p, (seq, _)) in &seen.p {
@@ -299,7 +305,8 @@ pub async fn pull(
         // Each type's next `remaining + 1` changes; merged in change order.
         let mut merged = Vec::new();
         for t in TYPES {
-            merged.extend((t.fetch)(&txn, *p, &cats, *start, remaining + 1, *start == 0).await?);
+            let window = Window { after: *start, upto: f.clock };
+            merged.extend((t.fetch)(db, *p, &cats, window, remaining + 1, *start == 0).await?);
         }
         merged.sort_by_key(|c| c.seq);
         if merged.len() as u64 > remaining {
@@ -309,7 +316,7 @@ pub async fn pull(
                 last = c.seq;
             }
         } else {
-            // Every change up to the counter read in this snapshot has been
+            // Every change up to the counter the consent read saw has been
             // looked at, including those in categories the caller cannot see:
             // the cursor moves past them, so the next poll is up to date.
             last = merged.last().map_or(last, |c| c.seq).max(f.clock);
@@ -317,8 +324,6 @@ pub async fn pull(
         changes.extend(merged);
         next.p.insert(*p, (last, mask(&f.read)));
     }
-
-    txn.commit().await?;
 
     // Reads through a grant are accesses like any other, logged with the
     // organisation and purpose of the grant that carries them.
@@ -345,10 +350,25 @@ pub async fn pull(
     Ok(PullResult { changes, purge, cursor: encode(&next), has_more, persons })
 }
 
-/// Drops tombstones older than `retention` and raises each affected person's
-/// floor, so cursors that predate them get `resync_required`.
+/// Drops tombstones older than `retention`, in two passes a run of the
+/// hourly task apart. A run first deletes the old tombstones that a floor
+/// raised by an earlier run covers, then raises each person's `sync_floor`
+/// over the old tombstones left, so cursors that predate them get
+/// `resync_required` from then on. A pull reads the floor in its consent read
+/// and the tombstones in later statements ([`pull`]); the hour between the two
+/// passes is what keeps a pull that saw the old floor from missing a
+/// tombstone. Returns how many tombstones were deleted.
 pub async fn prune_tombstones(db: &DatabaseConnection, retention: Duration) -> Result<u64, DbErr> {
     let cutoff = Utc::now() - retention;
+    let removed = db
+        .execute_raw(crate::db::statement(
+            db.get_database_backend(),
+            "DELETE FROM observations WHERE deleted_at < $1 \
+             AND change_seq <= (SELECT p.sync_floor FROM persons p WHERE p.id = observations.person_id)",
+            [cutoff.into()],
+        ))
+        .await?
+        .rows_affected();
     let old = observation::Entity::find()
         .filter(observation::Column::DeletedAt.lt(cutoff))
         .select_only()
@@ -358,18 +378,8 @@ pub async fn prune_tombstones(db: &DatabaseConnection, retention: Duration) -> R
         .into_tuple::<(Uuid, i64)>()
         .all(db)
         .await?;
-    let mut removed = 0;
     for (person_id, max_seq) in old {
-        let txn = crate::db::begin_write(db).await?;
-        set_floor(&txn, person_id, max_seq).await?;
-        removed += observation::Entity::delete_many()
-            .filter(observation::Column::PersonId.eq(person_id))
-            .filter(observation::Column::DeletedAt.lt(cutoff))
-            .filter(observation::Column::ChangeSeq.lte(max_seq))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        txn.commit().await?;
+        set_floor(db, person_id, max_seq).await?;
     }
     Ok(removed)
 }
