@@ -62,6 +62,40 @@ pub async fn append(db: &DatabaseConnection, e: NewEntry<'_>) -> Result<(), ApiE
     append_with_reason(db, e, None).await
 }
 
+/// A chain's last entry: its `seq` and `hash`.
+type Head = (i64, String);
+
+/// The head this process last appended to each person's chain, so that the
+/// next access logged for that person is one statement. A head that is no
+/// longer the last (another instance appended since) is caught by the unique
+/// `(person_id, seq)`: the append then reads the real head and tries again,
+/// so a stale entry costs a retry, never a fork. Entries are only ever added
+/// after a chain's head, so a remembered head is either the head or behind it.
+/// Bounded: emptied when it reaches `HEADS_MAX` persons.
+static HEADS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Uuid, Head>>> =
+    std::sync::LazyLock::new(Default::default);
+const HEADS_MAX: usize = 16_384;
+
+fn remembered(person_id: Uuid) -> Option<Head> {
+    HEADS.lock().ok().and_then(|h| h.get(&person_id).cloned())
+}
+
+fn remember(person_id: Uuid, head: Option<Head>) {
+    if let Ok(mut heads) = HEADS.lock() {
+        match head {
+            Some(head) => {
+                if heads.len() >= HEADS_MAX {
+                    heads.clear();
+                }
+                heads.insert(person_id, head);
+            }
+            None => {
+                heads.remove(&person_id);
+            }
+        }
+    }
+}
+
 /// Appends one entry with the actor's stated reason (emergency access).
 pub async fn append_with_reason(
     db: &DatabaseConnection,
@@ -69,19 +103,31 @@ pub async fn append_with_reason(
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
     let categories = categories_to_csv(e.categories);
-    // PostgreSQL: the unique `(person_id, seq)` settles a race between two
-    // appenders, so reading the head and inserting need no transaction around
-    // them (two round trips instead of four; each statement commits alone).
-    // SQLite: `BEGIN IMMEDIATE` takes the write lock first, so there is no race.
+    // With a remembered head the append is one INSERT (it commits alone).
+    // Without one, the head is read first. PostgreSQL: the unique
+    // `(person_id, seq)` settles a race between two appenders, so reading the
+    // head and inserting need no transaction around them (each statement
+    // commits alone). SQLite: `BEGIN IMMEDIATE` takes the write lock first, so
+    // there is no race.
     let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
     let mut last_err = None;
-    for _ in 0..5 {
-        let outcome = if postgres {
-            try_append(db, &e, &categories, reason).await
+    for attempt in 0..5 {
+        let known = if attempt == 0 { remembered(e.person_id) } else { None };
+        let outcome = if let Some(head) = known {
+            insert_after(db, &e, &categories, reason, Some(head)).await
+        } else if postgres {
+            match read_head(db, e.person_id).await {
+                Ok(head) => insert_after(db, &e, &categories, reason, head).await,
+                Err(err) => Err(err),
+            }
         } else {
             let txn = begin_write(db).await?;
-            match try_append(&txn, &e, &categories, reason).await {
-                Ok(()) => txn.commit().await,
+            let appended = match read_head(&txn, e.person_id).await {
+                Ok(head) => insert_after(&txn, &e, &categories, reason, head).await,
+                Err(err) => Err(err),
+            };
+            match appended {
+                Ok(head) => txn.commit().await.map(|()| head),
                 Err(err) => {
                     txn.rollback().await?;
                     Err(err)
@@ -89,9 +135,18 @@ pub async fn append_with_reason(
             }
         };
         match outcome {
-            Ok(()) => return Ok(()),
-            Err(err) if crate::accounts::service::is_unique_violation(&err) => last_err = Some(err),
-            Err(err) => return Err(err.into()),
+            Ok(head) => {
+                remember(e.person_id, Some(head));
+                return Ok(());
+            }
+            Err(err) if crate::accounts::service::is_unique_violation(&err) => {
+                remember(e.person_id, None);
+                last_err = Some(err);
+            }
+            Err(err) => {
+                remember(e.person_id, None);
+                return Err(err.into());
+            }
         }
     }
     Err(last_err
@@ -99,24 +154,30 @@ pub async fn append_with_reason(
         .unwrap_or_else(|| ApiError::Internal(anyhow::anyhow!("access log contention"))))
 }
 
-/// Reads the chain's head and inserts the next entry after it; a unique
-/// violation means another entry took that place first.
-async fn try_append(
+async fn read_head(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Option<Head>, sea_orm::DbErr> {
+    Ok(Entity::find()
+        .filter(Column::PersonId.eq(person_id))
+        .order_by_desc(Column::Seq)
+        .limit(1)
+        .one(db)
+        .await?
+        .map(|h| (h.seq, h.hash)))
+}
+
+/// Inserts the next entry after `head` (none: the chain's first) and returns
+/// the new head; a unique violation means another entry took that place first.
+async fn insert_after(
     db: &impl ConnectionTrait,
     e: &NewEntry<'_>,
     categories: &str,
     reason: Option<&str>,
-) -> Result<(), sea_orm::DbErr> {
-    let head = Entity::find()
-        .filter(Column::PersonId.eq(e.person_id))
-        .order_by_desc(Column::Seq)
-        .limit(1)
-        .one(db)
-        .await?;
+    head: Option<Head>,
+) -> Result<Head, sea_orm::DbErr> {
+    let (seq, prev_hash) = head.map_or_else(|| (1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
     let mut row = access_log::Model {
         id: Uuid::now_v7(),
         person_id: e.person_id,
-        seq: head.as_ref().map_or(1, |h| h.seq + 1),
+        seq,
         at: now_micros(),
         actor_account_id: e.actor_account_id,
         actor_org_id: e.actor_org_id,
@@ -125,12 +186,14 @@ async fn try_append(
         categories: categories.to_owned(),
         purpose: e.purpose.map(str::to_owned),
         reason: reason.map(str::to_owned),
-        prev_hash: head.map_or_else(|| GENESIS.to_owned(), |h| h.hash),
+        prev_hash,
         hash: String::new(),
     };
     row.hash = entry_hash(&row);
+    let head = (row.seq, row.hash.clone());
     let active: access_log::ActiveModel = row.into();
-    Entity::insert(active).exec_without_returning(db).await.map(|_| ())
+    Entity::insert(active).exec_without_returning(db).await?;
+    Ok(head)
 }
 
 pub(crate) fn now_micros() -> DateTime<Utc> {
