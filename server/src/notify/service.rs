@@ -23,13 +23,28 @@ pub struct Event {
     /// Ids to fetch (`documentId`, `alertId`, …): strings only, no health data.
     pub data: BTreeMap<String, String>,
     pub recipients: BTreeSet<Uuid>,
+    /// Also tells the controllers of this person (their own account and
+    /// guardians), found in the same query as the recipients' devices.
+    pub controllers_of: Option<Uuid>,
     /// The device that made the change: it needs no poke.
     pub except_device: Option<Uuid>,
 }
 
 impl Event {
     pub fn new(kind: EventKind, person_id: Option<Uuid>, recipients: BTreeSet<Uuid>) -> Self {
-        Event { kind, person_id, data: BTreeMap::new(), recipients, except_device: None }
+        Event {
+            kind,
+            person_id,
+            data: BTreeMap::new(),
+            recipients,
+            controllers_of: None,
+            except_device: None,
+        }
+    }
+
+    /// An event for the controllers of `person_id`: their own account and guardians.
+    pub fn to_controllers(kind: EventKind, person_id: Uuid) -> Self {
+        Event { controllers_of: Some(person_id), ..Event::new(kind, Some(person_id), BTreeSet::new()) }
     }
 
     pub fn with(mut self, key: &str, value: impl ToString) -> Self {
@@ -46,7 +61,7 @@ pub struct Preferences {
 }
 
 pub async fn preferences(db: &impl ConnectionTrait, account_id: Uuid) -> Result<Preferences, ApiError> {
-    Ok(recipients(db, &[account_id].into()).await?.remove(&account_id).map(|r| r.0).unwrap_or_default())
+    Ok(recipients(db, &[account_id].into(), None).await?.remove(&account_id).map(|r| r.0).unwrap_or_default())
 }
 
 impl Default for Preferences {
@@ -60,21 +75,33 @@ impl Default for Preferences {
 async fn recipients(
     db: &impl ConnectionTrait,
     accounts: &BTreeSet<Uuid>,
+    controllers_of: Option<Uuid>,
 ) -> Result<BTreeMap<Uuid, (Preferences, Vec<Uuid>)>, ApiError> {
     let mut out: BTreeMap<Uuid, (Preferences, Vec<Uuid>)> = BTreeMap::new();
-    if accounts.is_empty() {
+    let mut wanted: Vec<String> = Vec::new();
+    if !accounts.is_empty() {
+        let list: Vec<String> = (1..=accounts.len()).map(|n| format!("${n}")).collect();
+        wanted.push(format!("a.id IN ({})", list.join(", ")));
+    }
+    if controllers_of.is_some() {
+        let n = accounts.len() + 1;
+        wanted.push(format!(
+            "a.id IN (SELECT id FROM accounts WHERE person_id = ${n} \
+             UNION SELECT account_id FROM guardians WHERE person_id = ${n})"
+        ));
+    }
+    if wanted.is_empty() {
         return Ok(out);
     }
-    let list: Vec<String> = (1..=accounts.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT a.id AS account_id, p.time_zone, np.disabled, np.quiet_start, np.quiet_end, d.id AS device_id \
          FROM accounts a JOIN persons p ON p.id = a.person_id \
          LEFT JOIN notification_preferences np ON np.account_id = a.id \
          LEFT JOIN devices d ON d.account_id = a.id AND d.push_token IS NOT NULL \
-         WHERE a.id IN ({}) ORDER BY a.id, d.id",
-        list.join(", ")
+         WHERE {} ORDER BY a.id, d.id",
+        wanted.join(" OR ")
     );
-    let values = accounts.iter().map(|a| sea_orm::Value::from(*a));
+    let values = accounts.iter().chain(&controllers_of).map(|a| sea_orm::Value::from(*a));
     let t = |s: Option<String>| s.and_then(|s| NaiveTime::parse_from_str(&s, "%H:%M").ok());
     for row in db.query_all_raw(crate::db::statement(db.get_database_backend(), &sql, values)).await? {
         let account_id: Uuid = row.try_get("", "account_id")?;
@@ -129,8 +156,10 @@ pub async fn emit(db: &impl ConnectionTrait, e: Event) -> Result<(), ApiError> {
         d
     })
     .map_err(|err| ApiError::Internal(err.into()))?;
-    let mut found = recipients(db, &e.recipients).await?;
-    for account_id in &e.recipients {
+    let mut found = recipients(db, &e.recipients, e.controllers_of).await?;
+    // The controllers of a person are those the query found beyond the named recipients.
+    let told: BTreeSet<Uuid> = e.recipients.iter().chain(found.keys()).copied().collect();
+    for account_id in &told {
         let (prefs, devices) = found.remove(account_id).unwrap_or_default();
         if !e.kind.is_emergency() && prefs.disabled.contains(&e.kind) {
             continue;

@@ -280,11 +280,8 @@ pub async fn upload_batch(
             prepared.iter().filter(|p| inserted.contains(&p.row.id)).map(|p| &p.row).collect();
         if !stored.is_empty() {
             crate::alerts::service::evaluate(&txn, access.person_id, &stored).await?;
-            let mut poke = crate::notify::Event::new(
-                crate::notify::EventKind::Sync,
-                Some(access.person_id),
-                crate::consent::policy::controllers(&txn, access.person_id).await?,
-            );
+            let mut poke =
+                crate::notify::Event::to_controllers(crate::notify::EventKind::Sync, access.person_id);
             poke.except_device = origin;
             crate::notify::emit(&txn, poke).await?;
         }
