@@ -10,6 +10,7 @@ both_databases!(
     nurses_of_the_granted_municipality_read_and_others_do_not,
     access_log_shows_family_and_nurse_reads_with_purpose,
     audit_verify_detects_a_modified_entry,
+    an_entry_appended_by_another_instance_is_chained_after,
     guardians_manage_a_dependents_record,
     grantees_cannot_re_share,
     persons_lists_every_reachable_record_with_its_access,
@@ -312,6 +313,49 @@ async fn audit_verify_detects_a_modified_entry(app: TestApp) {
     let b = broken.unwrap();
     assert_eq!(b.seq, 3);
     assert!(b.reason.contains("missing"), "{}", b.reason);
+}
+
+/// The server remembers the chain head it appended last; an entry another
+/// instance appended since is caught by the unique `(person_id, seq)` and the
+/// next access is chained after it, never beside it.
+async fn an_entry_appended_by_another_instance_is_chained_after(app: TestApp) {
+    let (resident, _, person) = app.user("resident@example.jp").await;
+    let (daughter, daughter_account, _) = app.user("daughter@example.jp").await;
+    grant(&app, &resident, &person, json!({"accountId": daughter_account}), &["vitals"], "read", "family")
+        .await;
+    let path = format!("/v1/persons/{person}/observations");
+    let read = || app.get(&path, Some(&daughter));
+    assert_eq!(read().await.0, StatusCode::OK);
+    assert_eq!(read().await.0, StatusCode::OK);
+    // Another instance logs an access: seq 3, chained on the real head.
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let person_id: Uuid = person.parse().unwrap();
+    let head = phr::consent::audit::list(&db, person_id, None, None, None, 1).await.unwrap().remove(0);
+    assert_eq!(head.seq, 2);
+    let mut other = phr::entities::access_log::Model {
+        id: Uuid::now_v7(),
+        seq: 3,
+        at: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
+        resource: "timeline".into(),
+        prev_hash: head.hash.clone(),
+        hash: String::new(),
+        ..head
+    };
+    other.hash = phr::consent::audit::entry_hash(&other);
+    use sea_orm::EntityTrait;
+    phr::entities::access_log::Entity::insert(phr::entities::access_log::ActiveModel::from(other.clone()))
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    // This server's remembered head (seq 2) is stale: its next entry is 4, after the other's.
+    assert_eq!(read().await.0, StatusCode::OK);
+    let entries = phr::consent::audit::list(&db, person_id, None, None, None, 10).await.unwrap();
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [4, 3, 2, 1]);
+    assert_eq!(entries[0].prev_hash, other.hash);
+    let (checked, broken) = phr::consent::audit::verify(&db).await.unwrap();
+    assert!(broken.is_none(), "{:?}", broken.map(|b| b.reason));
+    assert!(checked >= 4);
 }
 
 async fn guardians_manage_a_dependents_record(app: TestApp) {
