@@ -17,7 +17,8 @@ both_databases!(
     long_poll_returns_as_soon_as_a_change_arrives,
     two_writers_and_a_reader_converge,
     a_mutation_id_is_limited_to_64_characters_not_bytes,
-    a_quiet_poll_keeps_its_cursor_and_hidden_changes_move_it_on
+    a_quiet_poll_keeps_its_cursor_and_hidden_changes_move_it_on,
+    observations_and_dispensings_arrive_in_one_feed_in_change_order
 );
 
 pub fn weight(minute: u32, kg: f64) -> Value {
@@ -504,4 +505,59 @@ async fn a_quiet_poll_keeps_its_cursor_and_hidden_changes_move_it_on(app: TestAp
     .await;
     let revoked = poll(after).await;
     assert_eq!(revoked["purge"], json!([father_person]), "a revoke reaches an up-to-date device at once");
+}
+
+/// Both synced types share the feed, in change order. A page whose window the
+/// observations fill asks no other type; a window with a gap (a duplicate in a
+/// batch takes a change number it does not keep) or with a dispensing in it
+/// still finds the dispensing.
+async fn observations_and_dispensings_arrive_in_one_feed_in_change_order(app: TestApp) {
+    let (token, _, person) = app.user("both@example.jp").await;
+    let page = |cursor: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            let (status, page) = app.get(&format!("/v1/sync/changes?cursor={cursor}"), Some(token)).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let types: Vec<String> = page["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["type"].as_str().unwrap().to_owned())
+                .collect();
+            (types, page["cursor"].as_str().unwrap().to_owned())
+        }
+    };
+    let first = weight(1, 60.0);
+    upload(&app, &token, &person, vec![first.clone(), weight(2, 61.0)]).await;
+    let (types, cursor) = page(String::new()).await;
+    assert_eq!(types, ["observation", "observation"]);
+    // A gap (the repeated item keeps its old number), an observation, a dispensing, an observation.
+    upload(&app, &token, &person, vec![first, weight(3, 62.0)]).await;
+    let qr = json!({"parts": [{"text": crate::medications::text("tc07_spec24_example01.csv")}]});
+    let (status, body) =
+        app.post_json(&format!("/v1/persons/{person}/medications/qr"), Some(&token), &qr).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    upload(&app, &token, &person, vec![weight(4, 63.0)]).await;
+    let (types, cursor) = page(cursor).await;
+    assert_eq!(types, ["observation", "dispensing", "observation"]);
+    // Observations only, filling the window: the next page has just them.
+    upload(&app, &token, &person, vec![weight(5, 64.0), weight(6, 65.0)]).await;
+    let (types, cursor) = page(cursor).await;
+    assert_eq!(types, ["observation", "observation"]);
+    let (types, _) = page(cursor).await;
+    assert!(types.is_empty(), "{types:?}");
+    // From the start: everything, in change order.
+    let (types, _) = page(String::new()).await;
+    assert_eq!(
+        types,
+        [
+            "observation",
+            "observation",
+            "observation",
+            "dispensing",
+            "observation",
+            "observation",
+            "observation"
+        ]
+    );
 }

@@ -38,7 +38,7 @@ pub struct ChangesParams {
 #[serde(rename_all = "camelCase")]
 pub struct ChangeOut {
     pub person_id: Uuid,
-    /// `observation`.
+    /// `observation` or `dispensing`.
     #[serde(rename = "type")]
     pub type_name: String,
     pub id: Uuid,
