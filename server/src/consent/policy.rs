@@ -65,6 +65,8 @@ pub struct Access {
     pub relationship: Relationship,
     /// Categories the caller may use in this request.
     pub categories: BTreeSet<Category>,
+    /// The person's time zone, as the consent read found it.
+    pub time_zone: String,
 }
 
 impl Access {
@@ -235,23 +237,30 @@ pub async fn reaching_grants(
         .unwrap_or_default())
 }
 
-/// How the caller relates to `person_id`: `None` when not at all.
+/// How the caller relates to `person_id`, with the person as read: `None`
+/// when not at all.
 pub async fn relationship(
     db: &impl ConnectionTrait,
     caller: &Caller,
     person_id: Uuid,
-) -> Result<Option<(Relationship, Vec<Reach>)>, ApiError> {
+) -> Result<Option<(Relationship, Vec<Reach>, person::Model)>, ApiError> {
     let related = related(db, caller.account_id, Some(person_id))
         .await?
         .ok_or(ApiError::Unauthorized { invalid: true })?;
     if related.own.id == person_id {
-        return Ok(Some((Relationship::Own, vec![])));
+        return Ok(Some((Relationship::Own, vec![], related.own)));
     }
-    if !related.wards.is_empty() {
-        return Ok(Some((Relationship::Guardian, vec![])));
+    // Wards and grants are narrowed to `person_id` by the read.
+    if let Some(ward) = related.wards.into_iter().next() {
+        return Ok(Some((Relationship::Guardian, vec![], ward)));
     }
-    let reach: Vec<Reach> = related.grants.into_iter().map(|(_, r)| r).collect();
-    Ok((!reach.is_empty()).then_some((Relationship::Grantee, reach)))
+    let mut person = None;
+    let mut reach = Vec::new();
+    for (p, r) in related.grants {
+        person = Some(p);
+        reach.push(r);
+    }
+    Ok(person.map(|p| (Relationship::Grantee, reach, p)))
 }
 
 /// Decides whether `caller` may perform `action` within `scope` on
@@ -279,7 +288,7 @@ pub async fn authorize_choosing(
     choose: impl FnOnce(&BTreeSet<Category>) -> Scope,
     resource: &str,
 ) -> Result<Access, ApiError> {
-    let Some((relationship, reach)) = relationship(db, caller, person_id).await? else {
+    let Some((relationship, reach, person)) = relationship(db, caller, person_id).await? else {
         return Err(ApiError::not_found("person"));
     };
     let readable: BTreeSet<Category> = match relationship {
@@ -287,7 +296,13 @@ pub async fn authorize_choosing(
         _ => Category::ALL.into_iter().collect(),
     };
     let scope = choose(&readable);
-    let base = |categories| Access { person_id, account_id: caller.account_id, relationship, categories };
+    let base = |categories| Access {
+        person_id,
+        account_id: caller.account_id,
+        relationship,
+        categories,
+        time_zone: person.time_zone,
+    };
     if relationship != Relationship::Grantee {
         let all: BTreeSet<Category> = match scope {
             Scope::One(c) => [c].into(),

@@ -440,6 +440,7 @@ pub async fn open_record(
             account_id: caller.account_id,
             relationship: Relationship::Grantee,
             categories: [Category::Vitals].into(),
+            time_zone: p.time_zone.clone(),
         };
         crate::observations::service::latest(&state.db, &vitals).await?
     } else {

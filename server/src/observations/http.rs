@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -15,7 +14,6 @@ use super::summary::{self, Bucket, BucketSize};
 use crate::auth::{Caller, UncheckedCaller};
 use crate::category::Category;
 use crate::consent::{Action, Scope, authorize};
-use crate::entities::person;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Cursor, Json, Page, pagination};
 use crate::startup::AppState;
@@ -333,11 +331,7 @@ pub async fn summarize(
         "observations/summary",
     )
     .await?;
-    let person_tz: Tz = person::Entity::find_by_id(person_id)
-        .one(&state.db)
-        .await?
-        .and_then(|p| p.time_zone.parse().ok())
-        .unwrap_or(chrono_tz::Asia::Tokyo);
+    let person_tz: Tz = access.time_zone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
     let tz = tz_param.unwrap_or(person_tz);
     let to = parse_bound(q.to.as_deref(), "to", tz).map_err(|e| ApiError::validation(vec![e]))?;
     let from = parse_bound(q.from.as_deref(), "from", tz).map_err(|e| ApiError::validation(vec![e]))?;
