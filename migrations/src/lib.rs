@@ -19,6 +19,7 @@ mod m20261126_000012_create_public_health;
 mod m20261126_000013_create_oidc;
 mod m20261126_000014_add_export_indexes;
 mod m20261207_000001_drop_oidc_request_secrets;
+mod m20261207_000002_create_sync_floor_raises;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000013_create_oidc::Migration),
             Box::new(m20261126_000014_add_export_indexes::Migration),
             Box::new(m20261207_000001_drop_oidc_request_secrets::Migration),
+            Box::new(m20261207_000002_create_sync_floor_raises::Migration),
         ]
     }
 }

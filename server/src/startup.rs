@@ -200,7 +200,10 @@ impl Application {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 tick.tick().await;
-                match crate::sync::feed::prune_tombstones(&db, chrono::Duration::days(days)).await {
+                // An hour between raising a floor and deleting what it covers: far
+                // longer than a pull (see `prune_tombstones`).
+                let grace = chrono::Duration::hours(1);
+                match crate::sync::feed::prune_tombstones(&db, chrono::Duration::days(days), grace).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "pruned old tombstones"),
                     Err(e) => tracing::warn!(error = %e, "tombstone pruning failed"),

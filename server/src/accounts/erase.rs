@@ -30,8 +30,9 @@ use crate::entities::{access_log, account, guardian, person};
 use crate::error::{ApiError, ErrorCode};
 
 /// Tables whose `person_id` rows are the person's record.
-const PERSON_ROWS: [&str; 22] = [
+const PERSON_ROWS: [&str; 23] = [
     "observations",
+    "sync_floor_raises",
     "observation_rollups",
     "dispensings",
     "qr_scans",

@@ -245,8 +245,8 @@ fn up_to_date(seen: &CursorState, now: &BTreeMap<Uuid, Followed>) -> bool {
 /// consent read saw had committed by then and is visible to every later
 /// statement, and a change made since has a higher number and is left for the
 /// next page. The one removal a later statement could see that the counter
-/// does not order, tombstone pruning, deletes only what a floor raised an
-/// hour earlier covers ([`prune_tombstones`]).
+/// does not order, tombstone pruning, deletes only what a floor raised at
+/// least an hour earlier covers ([`prune_tombstones`]).
 pub async fn pull(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -367,22 +367,30 @@ pub async fn pull(
     Ok(PullResult { changes, purge, cursor: encode(&next), has_more, persons })
 }
 
-/// Drops tombstones older than `retention`, in two passes a run of the
-/// hourly task apart. A run first deletes the old tombstones that a floor
-/// raised by an earlier run covers, then raises each person's `sync_floor`
-/// over the old tombstones left, so cursors that predate them get
-/// `resync_required` from then on. A pull reads the floor in its consent read
-/// and the tombstones in later statements ([`pull`]); the hour between the two
-/// passes is what keeps a pull that saw the old floor from missing a
-/// tombstone. Returns how many tombstones were deleted.
-pub async fn prune_tombstones(db: &DatabaseConnection, retention: Duration) -> Result<u64, DbErr> {
-    let cutoff = Utc::now() - retention;
+/// Drops tombstones older than `retention`. A pull reads the floor in its
+/// consent read and the tombstones in later statements ([`pull`]), so a
+/// tombstone may go only once the floor over it has stood for `grace`,
+/// longer than any pull takes, whichever instance raised it: otherwise a pull
+/// that saw the old floor could find the tombstone gone and move its cursor
+/// past a deletion it never sent. So a run first deletes the old tombstones
+/// under a floor raised at least `grace` ago (`sync_floor_raises`), then
+/// raises each person's `sync_floor` over the old tombstones left and records
+/// when; cursors below a floor get `resync_required` from then on. Returns how
+/// many tombstones were deleted.
+pub async fn prune_tombstones(
+    db: &DatabaseConnection,
+    retention: Duration,
+    grace: Duration,
+) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let now = Utc::now();
+    let cutoff = now - retention;
     let removed = db
         .execute_raw(crate::db::statement(
-            db.get_database_backend(),
-            "DELETE FROM observations WHERE deleted_at < $1 \
-             AND change_seq <= (SELECT p.sync_floor FROM persons p WHERE p.id = observations.person_id)",
-            [cutoff.into()],
+            backend,
+            "DELETE FROM observations WHERE deleted_at < $1 AND change_seq <= \
+             (SELECT f.floor FROM sync_floor_raises f WHERE f.person_id = observations.person_id AND f.raised_at <= $2)",
+            [cutoff.into(), (now - grace).into()],
         ))
         .await?
         .rows_affected();
@@ -396,19 +404,33 @@ pub async fn prune_tombstones(db: &DatabaseConnection, retention: Duration) -> R
         .all(db)
         .await?;
     for (person_id, max_seq) in old {
-        set_floor(db, person_id, max_seq).await?;
+        let txn = crate::db::begin_write(db).await?;
+        // A floor raised now starts its wait; one already over these
+        // tombstones keeps its time (a floor raised before this table
+        // existed gets one now).
+        let sql = if set_floor(&txn, person_id, max_seq).await? {
+            "INSERT INTO sync_floor_raises (person_id, floor, raised_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (person_id) DO UPDATE SET floor = excluded.floor, raised_at = excluded.raised_at"
+        } else {
+            "INSERT INTO sync_floor_raises (person_id, floor, raised_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (person_id) DO NOTHING"
+        };
+        txn.execute_raw(crate::db::statement(backend, sql, [person_id.into(), max_seq.into(), now.into()]))
+            .await?;
+        txn.commit().await?;
     }
     Ok(removed)
 }
 
-async fn set_floor(db: &impl sea_orm::ConnectionTrait, person_id: Uuid, floor: i64) -> Result<(), DbErr> {
+/// Raises the person's floor to `floor`; whether it rose.
+async fn set_floor(db: &impl sea_orm::ConnectionTrait, person_id: Uuid, floor: i64) -> Result<bool, DbErr> {
     person::Entity::update_many()
         .col_expr(person::Column::SyncFloor, sea_orm::sea_query::Expr::value(floor))
         .filter(person::Column::Id.eq(person_id))
         .filter(person::Column::SyncFloor.lt(floor))
         .exec(db)
         .await
-        .map(|_| ())
+        .map(|r| r.rows_affected > 0)
 }
 
 #[cfg(test)]
