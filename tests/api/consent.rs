@@ -356,6 +356,22 @@ async fn an_entry_appended_by_another_instance_is_chained_after(app: TestApp) {
     let (checked, broken) = phr::consent::audit::verify(&db).await.unwrap();
     assert!(broken.is_none(), "{:?}", broken.map(|b| b.reason));
     assert!(checked >= 4);
+    // The database loses its last entry (restored from a backup, failed over to
+    // a replica that missed it) while the server remembers it: the next entry
+    // follows the head the database holds, leaving no gap.
+    use sea_orm::{ColumnTrait, QueryFilter};
+    phr::entities::access_log::Entity::delete_many()
+        .filter(phr::entities::access_log::Column::Id.eq(entries[0].id))
+        .exec(&db)
+        .await
+        .unwrap();
+    assert_eq!(read().await.0, StatusCode::OK);
+    let entries = phr::consent::audit::list(&db, person_id, None, None, None, 10).await.unwrap();
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [4, 3, 2, 1]);
+    assert_eq!(entries[0].prev_hash, other.hash);
+    let (_, broken) = phr::consent::audit::verify(&db).await.unwrap();
+    assert!(broken.is_none(), "{:?}", broken.map(|b| b.reason));
 }
 
 async fn guardians_manage_a_dependents_record(app: TestApp) {

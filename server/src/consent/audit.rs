@@ -68,10 +68,11 @@ type Head = (i64, String);
 /// The head this process last appended to each person's chain, so that the
 /// next access logged for that person is one statement. A head that is no
 /// longer the last (another instance appended since) is caught by the unique
-/// `(person_id, seq)`: the append then reads the real head and tries again,
-/// so a stale entry costs a retry, never a fork. Entries are only ever added
-/// after a chain's head, so a remembered head is either the head or behind it.
-/// Bounded: emptied when it reaches `HEADS_MAX` persons.
+/// `(person_id, seq)`; one the database no longer holds (restored from a
+/// backup, failed over to a replica that missed it) inserts nothing, since
+/// the insert requires the remembered head to exist. Either way the append
+/// reads the real head and tries again: a stale entry costs a retry, never a
+/// fork or a gap. Bounded: emptied when it reaches `HEADS_MAX` persons.
 static HEADS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Uuid, Head>>> =
     std::sync::LazyLock::new(Default::default);
 const HEADS_MAX: usize = 16_384;
@@ -114,16 +115,16 @@ pub async fn append_with_reason(
     for attempt in 0..5 {
         let known = if attempt == 0 { remembered(e.person_id) } else { None };
         let outcome = if let Some(head) = known {
-            insert_after(db, &e, &categories, reason, Some(head)).await
+            insert_after(db, &e, &categories, reason, Some(head), true).await
         } else if postgres {
             match read_head(db, e.person_id).await {
-                Ok(head) => insert_after(db, &e, &categories, reason, head).await,
+                Ok(head) => insert_after(db, &e, &categories, reason, head, false).await,
                 Err(err) => Err(err),
             }
         } else {
             let txn = begin_write(db).await?;
             let appended = match read_head(&txn, e.person_id).await {
-                Ok(head) => insert_after(&txn, &e, &categories, reason, head).await,
+                Ok(head) => insert_after(&txn, &e, &categories, reason, head, false).await,
                 Err(err) => Err(err),
             };
             match appended {
@@ -135,10 +136,12 @@ pub async fn append_with_reason(
             }
         };
         match outcome {
-            Ok(head) => {
+            Ok(Some(head)) => {
                 remember(e.person_id, Some(head));
                 return Ok(());
             }
+            // The remembered head is not in the database: read it.
+            Ok(None) => remember(e.person_id, None),
             Err(err) if crate::accounts::service::is_unique_violation(&err) => {
                 remember(e.person_id, None);
                 last_err = Some(err);
@@ -165,14 +168,17 @@ async fn read_head(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Option<
 }
 
 /// Inserts the next entry after `head` (none: the chain's first) and returns
-/// the new head; a unique violation means another entry took that place first.
+/// the new head; a unique violation means another entry took that place
+/// first. With `head_must_exist` (a remembered head) nothing is inserted,
+/// and `None` returned, unless the database holds that head.
 async fn insert_after(
     db: &impl ConnectionTrait,
     e: &NewEntry<'_>,
     categories: &str,
     reason: Option<&str>,
     head: Option<Head>,
-) -> Result<Head, sea_orm::DbErr> {
+    head_must_exist: bool,
+) -> Result<Option<Head>, sea_orm::DbErr> {
     let (seq, prev_hash) = head.map_or_else(|| (1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
     let mut row = access_log::Model {
         id: Uuid::now_v7(),
@@ -191,9 +197,38 @@ async fn insert_after(
     };
     row.hash = entry_hash(&row);
     let head = (row.seq, row.hash.clone());
-    let active: access_log::ActiveModel = row.into();
-    Entity::insert(active).exec_without_returning(db).await?;
-    Ok(head)
+    if !head_must_exist {
+        let active: access_log::ActiveModel = row.into();
+        Entity::insert(active).exec_without_returning(db).await?;
+        return Ok(Some(head));
+    }
+    let inserted = db
+        .execute_raw(crate::db::statement(
+            db.get_database_backend(),
+            "INSERT INTO access_log (id, person_id, seq, at, actor_account_id, actor_org_id, action, resource, \
+             categories, purpose, reason, prev_hash, hash) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+             WHERE EXISTS (SELECT 1 FROM access_log WHERE person_id = $2 AND seq = $14 AND hash = $12)",
+            [
+                row.id.into(),
+                row.person_id.into(),
+                row.seq.into(),
+                row.at.into(),
+                row.actor_account_id.into(),
+                row.actor_org_id.into(),
+                row.action.into(),
+                row.resource.into(),
+                row.categories.into(),
+                row.purpose.into(),
+                row.reason.into(),
+                row.prev_hash.into(),
+                row.hash.into(),
+                (row.seq - 1).into(),
+            ],
+        ))
+        .await?
+        .rows_affected();
+    Ok((inserted == 1).then_some(head))
 }
 
 pub(crate) fn now_micros() -> DateTime<Utc> {
