@@ -60,7 +60,8 @@ enum Command {
         client_id: String,
         /// The client's secret; prefer the environment variable, which other
         /// users of the PC cannot see the way they see a command line.
-        #[arg(long, env = "PHR_CLIENT_SECRET", hide_env_values = true)]
+        /// (A generated secret may begin with `-`: it is taken as the value.)
+        #[arg(long, env = "PHR_CLIENT_SECRET", hide_env_values = true, allow_hyphen_values = true)]
         client_secret: String,
         /// What was sent (default: .phr-push-state in the storage root).
         #[arg(long)]
@@ -216,4 +217,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    /// Client secrets are random URL-safe base64 and may begin with `-`; the
+    /// transfer tests failed now and then before this was allowed.
+    #[test]
+    fn a_client_secret_may_begin_with_a_hyphen() {
+        let cli = Cli::try_parse_from([
+            "phr",
+            "push-ssmix2",
+            "--server",
+            "http://127.0.0.1:1",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "-Pq3x",
+            "/tmp/root",
+        ])
+        .unwrap();
+        let Some(Command::PushSsmix2 { client_secret, .. }) = cli.command else { panic!("not push-ssmix2") };
+        assert_eq!(client_secret, "-Pq3x");
+    }
 }
