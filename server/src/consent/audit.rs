@@ -115,16 +115,16 @@ pub async fn append_with_reason(
     for attempt in 0..5 {
         let known = if attempt == 0 { remembered(e.person_id) } else { None };
         let outcome = if let Some(head) = known {
-            insert_after(db, &e, &categories, reason, Some(head), true).await
+            insert_after(db, &e, &categories, reason, Some(head)).await
         } else if postgres {
             match read_head(db, e.person_id).await {
-                Ok(head) => insert_after(db, &e, &categories, reason, head, false).await,
+                Ok(head) => insert_after(db, &e, &categories, reason, head).await,
                 Err(err) => Err(err),
             }
         } else {
             let txn = begin_write(db).await?;
             let appended = match read_head(&txn, e.person_id).await {
-                Ok(head) => insert_after(&txn, &e, &categories, reason, head, false).await,
+                Ok(head) => insert_after(&txn, &e, &categories, reason, head).await,
                 Err(err) => Err(err),
             };
             match appended {
@@ -169,15 +169,14 @@ async fn read_head(db: &impl ConnectionTrait, person_id: Uuid) -> Result<Option<
 
 /// Inserts the next entry after `head` (none: the chain's first) and returns
 /// the new head; a unique violation means another entry took that place
-/// first. With `head_must_exist` (a remembered head) nothing is inserted,
-/// and `None` returned, unless the database holds that head.
+/// first. Nothing is inserted, and `None` returned, unless the database holds
+/// `head` (a remembered head may be one it lost).
 async fn insert_after(
     db: &impl ConnectionTrait,
     e: &NewEntry<'_>,
     categories: &str,
     reason: Option<&str>,
     head: Option<Head>,
-    head_must_exist: bool,
 ) -> Result<Option<Head>, sea_orm::DbErr> {
     let (seq, prev_hash) = head.map_or_else(|| (1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
     let mut row = access_log::Model {
@@ -197,18 +196,13 @@ async fn insert_after(
     };
     row.hash = entry_hash(&row);
     let head = (row.seq, row.hash.clone());
-    if !head_must_exist {
-        let active: access_log::ActiveModel = row.into();
-        Entity::insert(active).exec_without_returning(db).await?;
-        return Ok(Some(head));
-    }
     let inserted = db
         .execute_raw(crate::db::statement(
             db.get_database_backend(),
             "INSERT INTO access_log (id, person_id, seq, at, actor_account_id, actor_org_id, action, resource, \
              categories, purpose, reason, prev_hash, hash) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
-             WHERE EXISTS (SELECT 1 FROM access_log WHERE person_id = $2 AND seq = $14 AND hash = $12)",
+             WHERE $14 = 0 OR EXISTS (SELECT 1 FROM access_log WHERE person_id = $2 AND seq = $14 AND hash = $12)",
             [
                 row.id.into(),
                 row.person_id.into(),

@@ -352,13 +352,20 @@ pub async fn authorize_choosing(
     Ok(base(categories))
 }
 
+/// The ids of the accounts that control a person's record, as a subquery on
+/// parameter `$n` (the person's id): their own account and guardians.
+pub(crate) fn controllers_sql(n: usize) -> String {
+    format!(
+        "SELECT id FROM accounts WHERE person_id = ${n} UNION SELECT account_id FROM guardians WHERE person_id = ${n}"
+    )
+}
+
 /// The accounts that control the person's record: their own account and guardians.
 pub async fn controllers(db: &impl ConnectionTrait, person_id: Uuid) -> Result<BTreeSet<Uuid>, ApiError> {
     let rows = db
         .query_all_raw(crate::db::statement(
             db.get_database_backend(),
-            "SELECT id FROM accounts WHERE person_id = $1 \
-             UNION SELECT account_id FROM guardians WHERE person_id = $1",
+            &controllers_sql(1),
             [person_id.into()],
         ))
         .await?;

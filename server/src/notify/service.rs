@@ -84,11 +84,7 @@ async fn recipients(
         wanted.push(format!("a.id IN ({})", list.join(", ")));
     }
     if controllers_of.is_some() {
-        let n = accounts.len() + 1;
-        wanted.push(format!(
-            "a.id IN (SELECT id FROM accounts WHERE person_id = ${n} \
-             UNION SELECT account_id FROM guardians WHERE person_id = ${n})"
-        ));
+        wanted.push(format!("a.id IN ({})", crate::consent::policy::controllers_sql(accounts.len() + 1)));
     }
     if wanted.is_empty() {
         return Ok(out);
