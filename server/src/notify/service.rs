@@ -78,24 +78,23 @@ async fn recipients(
     controllers_of: Option<Uuid>,
 ) -> Result<BTreeMap<Uuid, (Preferences, Vec<Uuid>)>, ApiError> {
     let mut out: BTreeMap<Uuid, (Preferences, Vec<Uuid>)> = BTreeMap::new();
-    let mut wanted: Vec<String> = Vec::new();
-    if !accounts.is_empty() {
-        let list: Vec<String> = (1..=accounts.len()).map(|n| format!("${n}")).collect();
-        wanted.push(format!("a.id IN ({})", list.join(", ")));
-    }
+    // The wanted accounts drive the join (a derived table, not `a.id IN
+    // (…)` against every account): PostgreSQL planned the `IN` over a
+    // subquery as a hash join over a scan of all accounts.
+    let mut wanted: Vec<String> = (1..=accounts.len()).map(|n| format!("SELECT ${n} AS id")).collect();
     if controllers_of.is_some() {
-        wanted.push(format!("a.id IN ({})", crate::consent::policy::controllers_sql(accounts.len() + 1)));
+        wanted.push(crate::consent::policy::controllers_sql(accounts.len() + 1));
     }
     if wanted.is_empty() {
         return Ok(out);
     }
     let sql = format!(
         "SELECT a.id AS account_id, p.time_zone, np.disabled, np.quiet_start, np.quiet_end, d.id AS device_id \
-         FROM accounts a JOIN persons p ON p.id = a.person_id \
+         FROM ({}) w JOIN accounts a ON a.id = w.id JOIN persons p ON p.id = a.person_id \
          LEFT JOIN notification_preferences np ON np.account_id = a.id \
          LEFT JOIN devices d ON d.account_id = a.id AND d.push_token IS NOT NULL \
-         WHERE {} ORDER BY a.id, d.id",
-        wanted.join(" OR ")
+         ORDER BY a.id, d.id",
+        wanted.join(" UNION ")
     );
     let values = accounts.iter().chain(&controllers_of).map(|a| sea_orm::Value::from(*a));
     let t = |s: Option<String>| s.and_then(|s| NaiveTime::parse_from_str(&s, "%H:%M").ok());
