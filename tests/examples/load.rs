@@ -444,18 +444,22 @@ async fn phase(
             let mut due =
                 started + interval.map_or(Duration::ZERO, |i| i.mul_f64(w as f64 / concurrency as f64));
             loop {
-                if let Some(i) = interval {
-                    tokio::time::sleep_until(due.into()).await;
-                    due += i;
-                } else {
-                    due = Instant::now();
-                }
+                // When this request was due: its slot when paced, now when not.
+                let scheduled = match interval {
+                    Some(i) => {
+                        tokio::time::sleep_until(due.into()).await;
+                        let slot = due;
+                        due += i;
+                        slot
+                    }
+                    None => Instant::now(),
+                };
                 // A paced worker that fell behind stops at the deadline too.
-                if due >= deadline || Instant::now() >= deadline {
+                if scheduled >= deadline || Instant::now() >= deadline {
                     break;
                 }
                 let (kind, outcome) = one(&api, &town, &mut rng, baseline).await;
-                tally.latencies.entry(kind).or_default().push(due.elapsed().as_secs_f64() * 1000.0);
+                tally.latencies.entry(kind).or_default().push(scheduled.elapsed().as_secs_f64() * 1000.0);
                 if let Err(e) = outcome {
                     tally.errors += 1;
                     if tally.first_errors.len() < 3 {
